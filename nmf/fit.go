@@ -1,9 +1,308 @@
 package nmf
 
+import (
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/gonmf/gonmf/nmf/internal/mtrand"
+)
+
 // Fit factorises x into w (x.Rows x k, row-major) and h (k x x.Cols, row-major).
 // w and h are caller-allocated; with Init "custom" they hold the initial
 // values on entry, and with UpdateH false h holds the fixed H. ctl may be nil.
 // Errors are *ValueError or *TypeError for bad input, ErrInterrupted when cancelled.
+//
+// Fit minimises, over W ≥ 0 and H ≥ 0 (W only when UpdateH is false),
+//
+//	½||X - WH||²_F + m αW (ρ||W||₁ + ½(1-ρ)||W||²_F) + n αH (ρ||H||₁ + ½(1-ρ)||H||²_F)
+//
+// by scikit-learn's coordinate descent from scikit-learn's initialisation,
+// drawing from the same numpy MT19937 streams, so that a fit reproduces
+// sklearn.decomposition.NMF(...).fit_transform up to floating-point rounding.
+// w and h may be any Dense layout; they are written only on success.
+// With p.Random.State set, the advanced stream is written back to it.
 func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, error) {
-	return Result{}, &ValueError{Msg: "nmf: not implemented yet"}
+	if err := checkParams(p); err != nil {
+		return Result{}, err
+	}
+	if err := checkX(x); err != nil {
+		return Result{}, err
+	}
+	if p.Solver != "cd" && p.Solver != "hals" && p.Solver != "mu" {
+		return Result{}, valueErrorf("solver %s is not supported yet; use solver='cd'", pyRepr(p.Solver))
+	}
+	if p.BetaLoss != 2 && p.Solver != "mu" {
+		return Result{}, valueErrorf("Invalid beta_loss parameter: solver %s does not handle beta_loss = %s",
+			pyRepr(p.Solver), pyFloat(p.BetaLoss))
+	}
+	if p.BetaLoss <= 0 && minIsZero(x) {
+		return Result{}, &ValueError{Msg: "When beta_loss <= 0 and X contains zeros, the solver may diverge. " +
+			"Please add small values to X, or use a positive beta_loss."}
+	}
+	n, m, k := x.Rows, x.Cols, p.Components
+	// A user-given H (and W) gets scikit-learn's shape messages.
+	if p.Init == "custom" || !p.UpdateH {
+		if err := checkInitShape(h, k, m, "NMF (input H)"); err != nil {
+			return Result{}, err
+		}
+	}
+	if p.Init == "custom" && p.UpdateH {
+		if err := checkInitShape(w, n, k, "NMF (input W)"); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := checkOut(w, "w", n, k); err != nil {
+		return Result{}, err
+	}
+	if err := checkOut(h, "h", k, m); err != nil {
+		return Result{}, err
+	}
+
+	rs := &rngSource{seed: p.Random.Seed}
+	if st := p.Random.State; st != nil {
+		rs.shared = mtrand.FromState(mtrand.State{Key: st.Key, Pos: st.Pos, HasGauss: st.HasGauss, Gauss: st.Gauss})
+		defer func() {
+			ns := rs.shared.State()
+			*st = MTState{Key: ns.Key, Pos: ns.Pos, HasGauss: ns.HasGauss, Gauss: ns.Gauss}
+		}()
+	}
+
+	var wk, ht []T // working W (n x k) and Hᵀ (m x k), row-major
+	switch {
+	case p.UpdateH && p.Init == "custom":
+		if err := checkInit(h, "NMF (input H)"); err != nil {
+			return Result{}, err
+		}
+		if err := checkInit(w, "NMF (input W)"); err != nil {
+			return Result{}, err
+		}
+		// scikit-learn does not look at the sign of X here; a negative X has
+		// no non-negative factorisation, so it is refused like elsewhere.
+		if hasNegative(x) {
+			return Result{}, &ValueError{Msg: "Negative values in data passed to NMF (input X)."}
+		}
+		wk = make([]T, n*k)
+		ht = make([]T, m*k)
+		w.each(func(i, j int, v T) bool { wk[i*k+j] = v; return true })
+		h.each(func(i, j int, v T) bool { ht[j*k+i] = v; return true })
+	case p.UpdateH:
+		if hasNegative(x) {
+			return Result{}, &ValueError{Msg: "Negative values in data passed to NMF initialization."}
+		}
+		init := resolveInit(p.Init, n, m, k)
+		if init != "random" && k > min(n, m) {
+			return Result{}, valueErrorf("init = '%s' can only be used when n_components <= min(n_samples, n_features)", init)
+		}
+		if ctl != nil && ctl.Cancelled() {
+			return Result{}, ErrInterrupted
+		}
+		var hk []T
+		wk, hk = initialize(x, k, init, rs)
+		ht = make([]T, m*k)
+		for i := range k {
+			for j := range m {
+				ht[j*k+i] = hk[i*m+j]
+			}
+		}
+	default: // transform: H fixed, W from zero (from sqrt(mean(X)/k) for "mu")
+		if hasNegative(x) {
+			return Result{}, &ValueError{Msg: "Negative values in data passed to X in NMF."}
+		}
+		if err := checkInit(h, "NMF (input H)"); err != nil {
+			return Result{}, err
+		}
+		wk = make([]T, n*k)
+		if p.Solver == "mu" {
+			muTransformStart(x, wk, k)
+		}
+		ht = make([]T, m*k)
+		h.each(func(i, j int, v T) bool { ht[j*k+i] = v; return true })
+	}
+
+	s := &cdState[T]{x: x, n: n, m: m, k: k, w: wk, ht: ht}
+	var nIter int
+	var converged bool
+	var err error
+	switch p.Solver {
+	case "mu":
+		nIter, converged, err = fitMU(x, wk, ht, p, newRegularization(p, n, m), ctl)
+	case "hals":
+		nIter, converged, err = fitHALS(s, p, newRegularization(p, n, m), rs.get(), ctl, defaultHALS)
+	default:
+		nIter, converged, err = fitCD(s, p, newRegularization(p, n, m), rs.get(), ctl)
+	}
+	if err != nil {
+		return Result{NIter: nIter}, err
+	}
+	for i := range n {
+		for j := range k {
+			w.set(i, j, wk[i*k+j])
+		}
+	}
+	if p.UpdateH {
+		for j := range m {
+			for i := range k {
+				h.set(i, j, ht[j*k+i])
+			}
+		}
+	}
+	// scikit-learn: sqrt(2 * (squared_norm(X - WH) / 2)).
+	errF := math.Sqrt(2 * math.Max(residualSq(x, wk, ht, k)/2, 0))
+	if p.BetaLoss != 2 {
+		errF = betaDivergence(x, wk, ht, k, p.BetaLoss, true)
+	}
+	return Result{NIter: nIter, ReconstructionErr: errF, Converged: converged}, nil
+}
+
+func valueErrorf(format string, args ...any) *ValueError {
+	return &ValueError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// pyRepr formats a string as Python's repr does for plain ASCII.
+func pyRepr(s string) string { return "'" + s + "'" }
+
+// pyFloat formats a float as Python's repr (1.0, 1.5, 1e-05, inf, nan).
+func pyFloat(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "nan"
+	case math.IsInf(v, 1):
+		return "inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	}
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if a := math.Abs(v); a >= 1e16 || (a != 0 && a < 1e-4) {
+		return s // exponent form, as Python
+	}
+	s = strconv.FormatFloat(v, 'f', -1, 64)
+	for _, c := range s {
+		if c == '.' {
+			return s
+		}
+	}
+	return s + ".0"
+}
+
+// checkParams validates p as scikit-learn's _parameter_constraints do.
+func checkParams(p Params) error {
+	switch {
+	case p.Components < 1:
+		return valueErrorf("The 'n_components' parameter of NMF must be an int in the range [1, inf), None or a str among {'auto'}. Got %d instead.", p.Components)
+	}
+	switch p.Init {
+	case "", "random", "nndsvd", "nndsvda", "nndsvdar", "custom":
+	default:
+		return valueErrorf("The 'init' parameter of NMF must be a str among {'random', 'nndsvda', 'nndsvd', 'nndsvdar', 'custom'} or None. Got %s instead.", pyRepr(p.Init))
+	}
+	switch p.Solver {
+	case "cd", "mu", "hals": // "hals" is gonmf's own (accelerated HALS); the message stays scikit-learn's
+	default:
+		return valueErrorf("The 'solver' parameter of NMF must be a str among {'cd', 'mu'}. Got %s instead.", pyRepr(p.Solver))
+	}
+	if math.IsNaN(p.BetaLoss) {
+		return valueErrorf("The 'beta_loss' parameter of NMF must be a str among {'frobenius', 'kullback-leibler', 'itakura-saito'} or an instance of 'float'. Got nan instead.")
+	}
+	if !(p.Tol >= 0) {
+		return valueErrorf("The 'tol' parameter of NMF must be a float in the range [0.0, inf). Got %s instead.", pyFloat(p.Tol))
+	}
+	if p.MaxIter < 1 {
+		return valueErrorf("The 'max_iter' parameter of NMF must be an int in the range [1, inf). Got %d instead.", p.MaxIter)
+	}
+	if !(p.AlphaW >= 0) || math.IsInf(p.AlphaW, 1) {
+		return valueErrorf("The 'alpha_W' parameter of NMF must be a float in the range [0.0, inf). Got %s instead.", pyFloat(p.AlphaW))
+	}
+	if !(p.AlphaH >= 0) || math.IsInf(p.AlphaH, 1) {
+		return valueErrorf("The 'alpha_H' parameter of NMF must be a float in the range [0.0, inf) or a str among {'same'}. Got %s instead.", pyFloat(p.AlphaH))
+	}
+	if !(p.L1Ratio >= 0 && p.L1Ratio <= 1) {
+		return valueErrorf("The 'l1_ratio' parameter of NMF must be a float in the range [0.0, 1.0]. Got %s instead.", pyFloat(p.L1Ratio))
+	}
+	return nil
+}
+
+func dtypeName[T Float]() string {
+	if isF32[T]() {
+		return "float32"
+	}
+	return "float64"
+}
+
+// checkX validates the view and values of X as check_array does.
+func checkX[T Float](x Dense[T]) error {
+	if !x.checkView() {
+		return valueErrorf("nmf: invalid view of X: %d x %d, stride %d, %d elements", x.Rows, x.Cols, x.Stride, len(x.Data))
+	}
+	if x.Rows == 0 {
+		return valueErrorf("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required by NMF.", x.Cols)
+	}
+	if x.Cols == 0 {
+		return valueErrorf("Found array with 0 feature(s) (shape=(%d, 0)) while a minimum of 1 is required by NMF.", x.Rows)
+	}
+	return checkFinite(x, "Input X")
+}
+
+// checkFinite rejects NaN and ±Inf with check_array's messages ("Input X
+// contains NaN."); NaN is reported in preference to Inf, as numpy does.
+func checkFinite[T Float](a Dense[T], what string) error {
+	hasInf := false
+	nan := !a.each(func(_, _ int, v T) bool {
+		f := float64(v)
+		if f != f {
+			return false
+		}
+		if math.IsInf(f, 0) {
+			hasInf = true
+		}
+		return true
+	})
+	if nan {
+		return valueErrorf("%s contains NaN.", what)
+	}
+	if hasInf {
+		return valueErrorf("%s contains infinity or a value too large for dtype('%s').", what, dtypeName[T]())
+	}
+	return nil
+}
+
+func hasNegative[T Float](a Dense[T]) bool {
+	return !a.each(func(_, _ int, v T) bool { return v >= 0 })
+}
+
+// checkOut validates the view and shape of an output matrix.
+func checkOut[T Float](a Dense[T], name string, rows, cols int) error {
+	if !a.checkView() {
+		return valueErrorf("nmf: invalid view of %s: %d x %d, stride %d, %d elements", name, a.Rows, a.Cols, a.Stride, len(a.Data))
+	}
+	if a.Rows != rows || a.Cols != cols {
+		return valueErrorf("nmf: %s is %d x %d, want %d x %d", name, a.Rows, a.Cols, rows, cols)
+	}
+	return nil
+}
+
+// checkInit validates a user-given W or H as scikit-learn's _check_init:
+// finite, non-negative, not all zero (shapes were checked by checkOut).
+func checkInit[T Float](a Dense[T], whom string) error {
+	if err := checkFinite(a, "Input"); err != nil {
+		return err
+	}
+	if hasNegative(a) {
+		return valueErrorf("Negative values in data passed to %s.", whom)
+	}
+	if a.each(func(_, _ int, v T) bool { return v == 0 }) {
+		return valueErrorf("Array passed to %s is full of zeros.", whom)
+	}
+	return nil
+}
+
+// checkInitShape reports a wrong shape of a user-given W or H as _check_init.
+func checkInitShape[T Float](a Dense[T], rows, cols int, whom string) error {
+	if a.Rows != rows {
+		return valueErrorf("Array with wrong first dimension passed to %s. Expected %d, but got %d.", whom, rows, a.Rows)
+	}
+	if a.Cols != cols {
+		return valueErrorf("Array with wrong second dimension passed to %s. Expected %d, but got %d.", whom, cols, a.Cols)
+	}
+	return nil
 }

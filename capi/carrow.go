@@ -1,0 +1,145 @@
+package main
+
+import (
+	"unsafe"
+
+	"github.com/apache/arrow/go/v17/arrow/cdata"
+)
+
+// cArray and cSchema mirror struct ArrowArray and struct ArrowSchema field by
+// field (the sizes are asserted against the C definitions in cabi.go). Reading
+// the C structs through these mirrors keeps validation free of cgo, so tests
+// can drive it with structs exported by cdata into Go memory.
+type cArray struct {
+	length, nullCount, offset int64
+	nBuffers, nChildren       int64
+	buffers                   *unsafe.Pointer
+	children                  **cArray
+	dictionary                *cArray
+	release                   unsafe.Pointer
+	privateData               unsafe.Pointer
+}
+
+type cSchema struct {
+	format, name, metadata *byte
+	flags, nChildren       int64
+	children               **cSchema
+	dictionary             *cSchema
+	release                unsafe.Pointer
+	privateData            unsafe.Pointer
+}
+
+// maxCString bounds the scan for a NUL so a corrupt pointer cannot send us
+// walking through the whole address space.
+const maxCString = 1 << 16
+
+// goString copies a NUL-terminated C string.
+func goString(p *byte) string {
+	if p == nil {
+		return ""
+	}
+	n := 0
+	for n < maxCString && *(*byte)(unsafe.Add(unsafe.Pointer(p), n)) != 0 {
+		n++
+	}
+	return string(unsafe.Slice(p, n))
+}
+
+func (a *cArray) buffer(i int) unsafe.Pointer {
+	return *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(a.buffers), uintptr(i)*unsafe.Sizeof(unsafe.Pointer(nil))))
+}
+
+func (a *cArray) child(i int) *cArray {
+	return *(**cArray)(unsafe.Add(unsafe.Pointer(a.children), uintptr(i)*unsafe.Sizeof((*cArray)(nil))))
+}
+
+func (s *cSchema) child(i int) *cSchema {
+	return *(**cSchema)(unsafe.Add(unsafe.Pointer(s.children), uintptr(i)*unsafe.Sizeof((*cSchema)(nil))))
+}
+
+func (a *cArray) cdata() *cdata.CArrowArray   { return (*cdata.CArrowArray)(unsafe.Pointer(a)) }
+func (s *cSchema) cdata() *cdata.CArrowSchema { return (*cdata.CArrowSchema)(unsafe.Pointer(s)) }
+
+// releaseArray releases a live array (its release callback sets release to
+// NULL; we clear it again in case a producer forgets). NULL and already
+// released structs are left alone, so this is safe to call on every path.
+func releaseArray(a *cArray) {
+	if a == nil || a.release == nil {
+		return
+	}
+	cdata.ReleaseCArrowArray(a.cdata())
+	a.release = nil
+}
+
+func releaseSchema(s *cSchema) {
+	if s == nil || s.release == nil {
+		return
+	}
+	cdata.ReleaseCArrowSchema(s.cdata())
+	s.release = nil
+}
+
+// schemaInfo is a Go copy of the parts of an ArrowSchema we look at: X, W and
+// H only ever need the top level and its direct children.
+type schemaInfo struct {
+	format, name string
+	dictionary   bool
+	children     []schemaInfo
+	typeName     string // arrow/go's name for the type, for error messages
+}
+
+// readSchema copies s and its direct children. The caller releases s.
+func readSchema(s *cSchema) (schemaInfo, error) {
+	info, err := readSchemaNode(s, true)
+	if err != nil {
+		return info, err
+	}
+	if s.nChildren < 0 || (s.nChildren > 0 && s.children == nil) {
+		return info, invalidf("ArrowSchema %q has %d children but children is NULL", info.format, s.nChildren)
+	}
+	info.children = make([]schemaInfo, s.nChildren)
+	for i := range info.children {
+		c := s.child(i)
+		if c == nil {
+			return info, invalidf("ArrowSchema child %d is NULL", i)
+		}
+		if info.children[i], err = readSchemaNode(c, false); err != nil {
+			return info, err
+		}
+	}
+	return info, nil
+}
+
+// readSchemaNode copies one node. The type name is only worked out for types
+// we will reject, and not for a top-level struct, which may have thousands of
+// columns.
+func readSchemaNode(s *cSchema, top bool) (schemaInfo, error) {
+	if s.format == nil {
+		return schemaInfo{}, invalidf("ArrowSchema has a NULL format")
+	}
+	info := schemaInfo{format: goString(s.format), name: goString(s.name), dictionary: s.dictionary != nil}
+	// arrow/go names types the way pyarrow does (utf8, int64, timestamp[ns]...);
+	// only used in messages, so a type it cannot import falls back to the format.
+	info.typeName = "format '" + info.format + "'"
+	if !info.isFloat() && !(top && (info.format == "+s" || isFixedSizeList(info.format))) {
+		if name, ok := arrowTypeName(s); ok {
+			info.typeName = name
+		}
+	}
+	return info, nil
+}
+
+// arrowTypeName asks cdata for the type's name; a schema it chokes on (it
+// trusts what it reads) only costs us the nicer name, not the call.
+func arrowTypeName(s *cSchema) (name string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			name, ok = "", false
+		}
+	}()
+	f, err := cdata.ImportCArrowField(s.cdata())
+	if err != nil {
+		return "", false
+	}
+	return f.Type.String(), true
+}

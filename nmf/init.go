@@ -1,0 +1,191 @@
+package nmf
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gonmf/gonmf/nmf/internal/mtrand"
+)
+
+// rngSource hands out generators with scikit-learn's check_random_state
+// semantics: a fresh RandomState(seed) at every use for an integer seed, or
+// the one shared stream for a RandomState instance.
+type rngSource struct {
+	seed   uint32
+	shared *mtrand.RandomState
+}
+
+func (s *rngSource) get() *mtrand.RandomState {
+	if s.shared != nil {
+		return s.shared
+	}
+	return mtrand.New(s.seed)
+}
+
+// resolveInit applies scikit-learn's init=None rule: 'nndsvda' when
+// k <= min(n, m), else 'random'.
+func resolveInit(init string, n, m, k int) string {
+	if init == "" {
+		if k <= min(n, m) {
+			return "nndsvda"
+		}
+		return "random"
+	}
+	return init
+}
+
+// mean returns the mean of x's entries, summed in float64 per stored row.
+func mean[T Float](x Dense[T]) float64 {
+	outer, inner, ld, _ := x.storage()
+	var total float64
+	for a := range outer {
+		var s float64
+		for _, v := range x.Data[a*ld : a*ld+inner] {
+			s += float64(v)
+		}
+		total += s
+	}
+	return total / float64(outer*inner)
+}
+
+// initialize computes the starting W (n x k) and H (k x m), both row-major,
+// as scikit-learn's _initialize_nmf(X, k, init, eps=1e-6, random_state):
+//
+//   - "random": a = sqrt(mean(X)/k); H = a|N(k, m)| then W = a|N(n, k)|,
+//     standard normals drawn in C order, H first.
+//   - "nndsvd" (Boutsidis & Gallopoulos 2008): from the randomized SVD
+//     X ≈ Σ_j s_j u_j v_jᵀ, W[:,0] = sqrt(s_0)|u_0|, H[0,:] = sqrt(s_0)|v_0|;
+//     for j ≥ 1 keep whichever of (u_j⁺, v_j⁺) and (u_j⁻, v_j⁻) has the larger
+//     product of norms σ, normalised, scaled by sqrt(s_j σ). Entries < 1e-6
+//     become 0.
+//   - "nndsvda": nndsvd with its zeros set to mean(X).
+//   - "nndsvdar": nndsvd with its zeros set to |mean(X) N(0,1) / 100|, drawn
+//     from a fresh stream in C order of W, then of H.
+//
+// init must already be resolved (not "" or "custom") and valid for k.
+func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []T) {
+	n, m := x.Rows, x.Cols
+	w = make([]T, n*k)
+	h = make([]T, k*m)
+	xmean := T(mean(x)) // numpy's X.mean() has X's dtype
+
+	if init == "random" {
+		avg := T(math.Sqrt(float64(xmean / T(k))))
+		rng := rs.get()
+		g := make([]float64, max(k*m, n*k))
+		rng.StandardNormal(g[:k*m])
+		for i := range h {
+			h[i] = abs(avg * T(g[i]))
+		}
+		rng.StandardNormal(g[:n*k])
+		for i := range w {
+			w[i] = abs(avg * T(g[i]))
+		}
+		return w, h
+	}
+
+	// The SVD runs in float64 whatever T is; a float32 X is widened once.
+	var x64 Dense[float64]
+	if isF32[T]() {
+		x64 = Dense[float64]{Rows: n, Cols: m, Stride: m, Data: make([]float64, n*m)}
+		x.each(func(i, j int, v T) bool { x64.Data[i*m+j] = float64(v); return true })
+	} else {
+		x64 = Dense[float64]{Rows: n, Cols: m, Stride: x.Stride, ColMajor: x.ColMajor, Data: as64(x.Data)}
+	}
+	svd := randomizedSVD(x64, k, rs.get())
+
+	w64 := make([]float64, n*k)
+	h64 := make([]float64, k*m)
+	s0 := math.Sqrt(svd.S[0])
+	for i := range n {
+		w64[i*k] = s0 * math.Abs(svd.U[i*k])
+	}
+	for i := range m {
+		h64[i] = s0 * math.Abs(svd.Vt[i])
+	}
+	for j := 1; j < k; j++ {
+		var xp, xn, yp, yn float64 // squared norms of the parts
+		for i := range n {
+			if v := svd.U[i*k+j]; v > 0 {
+				xp += v * v
+			} else {
+				xn += v * v
+			}
+		}
+		for i := range m {
+			if v := svd.Vt[j*m+i]; v > 0 {
+				yp += v * v
+			} else {
+				yn += v * v
+			}
+		}
+		xp, xn, yp, yn = math.Sqrt(xp), math.Sqrt(xn), math.Sqrt(yp), math.Sqrt(yn)
+		mp, mn := xp*yp, xn*yn
+		sign, xnrm, ynrm, sigma := 1.0, xp, yp, mp
+		if !(mp > mn) {
+			sign, xnrm, ynrm, sigma = -1, xn, yn, mn
+		}
+		if sigma == 0 {
+			// Both products vanish (u or v one-signed against the other);
+			// scikit-learn would divide 0/0 here and start from NaN. An
+			// all-zero component is the meaningful limit.
+			continue
+		}
+		lbd := math.Sqrt(svd.S[j] * sigma)
+		for i := range n {
+			w64[i*k+j] = lbd * (math.Max(sign*svd.U[i*k+j], 0) / xnrm)
+		}
+		for i := range m {
+			h64[j*m+i] = lbd * (math.Max(sign*svd.Vt[j*m+i], 0) / ynrm)
+		}
+	}
+	const eps = 1e-6
+	for i, v := range w64 {
+		if v < eps {
+			w64[i] = 0
+		}
+		w[i] = T(w64[i])
+	}
+	for i, v := range h64 {
+		if v < eps {
+			h64[i] = 0
+		}
+		h[i] = T(h64[i])
+	}
+
+	switch init {
+	case "nndsvda":
+		for i := range w {
+			if w[i] == 0 {
+				w[i] = xmean
+			}
+		}
+		for i := range h {
+			if h[i] == 0 {
+				h[i] = xmean
+			}
+		}
+	case "nndsvdar":
+		rng := rs.get()
+		fill := func(a []T) {
+			for i := range a {
+				if a[i] == 0 {
+					a[i] = T(math.Abs(float64(xmean) * rng.Gauss() / 100))
+				}
+			}
+		}
+		fill(w)
+		fill(h)
+	case "nndsvd":
+	default:
+		panic(fmt.Sprintf("nmf: initialize called with init %q", init))
+	}
+	return w, h
+}
+
+func abs[T Float](v T) T {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

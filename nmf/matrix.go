@@ -1,0 +1,114 @@
+package nmf
+
+import (
+	"unsafe"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/blas64"
+)
+
+// at returns element (i, j) of x.
+func (x Dense[T]) at(i, j int) T {
+	if x.ColMajor {
+		return x.Data[j*x.Stride+i]
+	}
+	return x.Data[i*x.Stride+j]
+}
+
+// set stores v at element (i, j) of x.
+func (x Dense[T]) set(i, j int, v T) {
+	if x.ColMajor {
+		x.Data[j*x.Stride+i] = v
+	} else {
+		x.Data[i*x.Stride+j] = v
+	}
+}
+
+// storage returns the row-major matrix G that x's memory holds and whether
+// x = Gᵀ (a column-major x is a row-major xᵀ). G is rows x cols with stride ld.
+func (x Dense[T]) storage() (rows, cols, ld int, transposed bool) {
+	if x.ColMajor {
+		return x.Cols, x.Rows, x.Stride, true
+	}
+	return x.Rows, x.Cols, x.Stride, false
+}
+
+// checkView reports whether x is a well-formed view: non-negative shape, a
+// stride covering the contiguous dimension, and Data long enough.
+func (x Dense[T]) checkView() bool {
+	if x.Rows < 0 || x.Cols < 0 {
+		return false
+	}
+	if x.Rows == 0 || x.Cols == 0 {
+		return true
+	}
+	outer, inner, ld, _ := x.storage()
+	if ld < inner {
+		return false
+	}
+	return len(x.Data) >= (outer-1)*ld+inner
+}
+
+// each calls f(i, j, v) for every element in storage order and stops early,
+// returning false, when f returns false.
+func (x Dense[T]) each(f func(i, j int, v T) bool) bool {
+	outer, inner, ld, tr := x.storage()
+	for a := 0; a < outer; a++ {
+		row := x.Data[a*ld : a*ld+inner]
+		for b, v := range row {
+			i, j := a, b
+			if tr {
+				i, j = b, a
+			}
+			if !f(i, j, v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isF32 reports whether T is a 4-byte float.
+func isF32[T Float]() bool {
+	var z T
+	return unsafe.Sizeof(z) == 4
+}
+
+// as64 and as32 reinterpret a []T as the concrete slice type of the same
+// width, so that named float types (~float64) reach gonum's BLAS without a copy.
+func as64[T Float](s []T) []float64 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float64)(unsafe.Pointer(&s[0])), len(s))
+}
+
+func as32[T Float](s []T) []float32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*float32)(unsafe.Pointer(&s[0])), len(s))
+}
+
+func tflag(t bool) blas.Transpose {
+	if t {
+		return blas.Trans
+	}
+	return blas.NoTrans
+}
+
+// gemm computes C = alpha op(A) op(B) + beta C for row-major A, B, C, where
+// op(A) is m x k, op(B) is k x n, with gonum's BLAS for T's width.
+func gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if isF32[T]() {
+		blas32.Implementation().Sgemm(tflag(tA), tflag(tB), m, n, k, float32(alpha),
+			as32(a), max(lda, 1), as32(b), max(ldb, 1), float32(beta), as32(c), max(ldc, 1))
+		return
+	}
+	blas64.Implementation().Dgemm(tflag(tA), tflag(tB), m, n, k, float64(alpha),
+		as64(a), max(lda, 1), as64(b), max(ldb, 1), float64(beta), as64(c), max(ldc, 1))
+}
