@@ -8,7 +8,7 @@ package nmf
 import "errors"
 
 // Float is the element type the engine computes in.
-type Float interface{ ~float32 | ~float64 }
+type Float interface{ float32 | float64 }
 
 // Dense is a view of a Rows x Cols matrix in caller-owned memory.
 // Element (i, j) is Data[i*Stride+j] when ColMajor is false, and
@@ -43,15 +43,15 @@ type MTState struct {
 type Params struct {
 	Components int     // k >= 1
 	Init       string  // "", "random", "nndsvd", "nndsvda", "nndsvdar", "custom" ("" = sklearn's init=None rule)
-	Solver     string  // "cd"
-	BetaLoss   float64 // 2 (frobenius) for "cd"
+	Solver     string  // "cd" (scikit-learn's), "mu" (scikit-learn's) or "hals" (accelerated HALS)
+	BetaLoss   float64 // 2 frobenius, 1 kullback-leibler, 0 itakura-saito; "mu" only for != 2
 	Tol        float64 // >= 0
 	MaxIter    int     // >= 1
 	AlphaW     float64 // >= 0
 	AlphaH     float64 // >= 0 ('same' already resolved by the caller)
 	L1Ratio    float64 // in [0, 1]
 	Shuffle    bool
-	UpdateH    bool // false: H is fixed (transform), W starts at zero for "cd"
+	UpdateH    bool // false: H is fixed (transform), W starts at zero ("cd", "hals") or sqrt(mean(X)/k) ("mu")
 	Random     Random
 }
 

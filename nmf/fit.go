@@ -20,6 +20,9 @@ import (
 // by scikit-learn's coordinate descent from scikit-learn's initialisation,
 // drawing from the same numpy MT19937 streams, so that a fit reproduces
 // sklearn.decomposition.NMF(...).fit_transform up to floating-point rounding.
+// With Solver "mu" the loss ½||X - WH||²_F becomes the beta-divergence
+// D_β(X, WH) (BetaLoss = β; see betaDivergence) and the solver is
+// scikit-learn's multiplicative updates (see fitMU).
 // w and h may be any Dense layout; they are written only on success.
 // With p.Random.State set, the advanced stream is written back to it.
 func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, error) {
@@ -28,9 +31,6 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 	}
 	if err := checkX(x); err != nil {
 		return Result{}, err
-	}
-	if p.Solver != "cd" && p.Solver != "hals" && p.Solver != "mu" {
-		return Result{}, valueErrorf("solver %s is not supported yet; use solver='cd'", pyRepr(p.Solver))
 	}
 	if p.BetaLoss != 2 && p.Solver != "mu" {
 		return Result{}, valueErrorf("Invalid beta_loss parameter: solver %s does not handle beta_loss = %s",
@@ -197,9 +197,9 @@ func checkParams(p Params) error {
 		return valueErrorf("The 'init' parameter of NMF must be a str among {'random', 'nndsvda', 'nndsvd', 'nndsvdar', 'custom'} or None. Got %s instead.", pyRepr(p.Init))
 	}
 	switch p.Solver {
-	case "cd", "mu", "hals": // "hals" is gonmf's own (accelerated HALS); the message stays scikit-learn's
+	case "cd", "mu", "hals": // "hals" is gonmf's own (accelerated HALS)
 	default:
-		return valueErrorf("The 'solver' parameter of NMF must be a str among {'cd', 'mu'}. Got %s instead.", pyRepr(p.Solver))
+		return valueErrorf("The 'solver' parameter of NMF must be a str among {'cd', 'hals', 'mu'}. Got %s instead.", pyRepr(p.Solver))
 	}
 	if math.IsNaN(p.BetaLoss) {
 		return valueErrorf("The 'beta_loss' parameter of NMF must be a str among {'frobenius', 'kullback-leibler', 'itakura-saito'} or an instance of 'float'. Got nan instead.")

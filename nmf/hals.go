@@ -110,11 +110,8 @@ func fitHALS[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.R
 	}
 	sweepsW := halsSweeps(opt.alpha, n, m, k)
 	sweepsH := halsSweeps(opt.alpha, m, n, k)
-	permW := identityPerm(k)
+	permW := identityPerm(k) // never modified: shared by both blocks unless shuffled
 	permH := permW
-	if p.UpdateH {
-		permH = identityPerm(k)
-	}
 	var violationInit float64
 	for nIter = 1; nIter <= p.MaxIter; nIter++ {
 		if ctl != nil && ctl.Cancelled() {

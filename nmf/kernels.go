@@ -1,39 +1,31 @@
 package nmf
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
-)
+import kern "github.com/gonmf/gonmf/nmf/internal/gemm"
 
 // The products that dominate every solver iteration. They read X in place
 // whatever its layout (a column-major X is a row-major Xᵀ, so a layout
-// change is a transpose flag) and go through gonum's BLAS, which blocks and
-// parallelises by itself. Faster kernels replace this file, not its callers.
+// change is a transpose flag) and go through the SIMD kernels of
+// internal/gemm, which block, pack and use every core by themselves.
 
 // xTimes computes C = X B for X (n x m), B (m x k) and C (n x k), B and C
 // row-major with stride k.
 func xTimes[T Float](x Dense[T], b []T, k int, c []T) {
 	_, _, ld, tr := x.storage()
-	gemm(tr, false, x.Rows, k, x.Cols, 1, x.Data, ld, b, k, 0, c, k)
+	kern.Mul(tr, x.Rows, k, x.Cols, x.Data, ld, b, k, c, k)
 }
 
 // xtTimes computes C = Xᵀ B for X (n x m), B (n x k) and C (m x k), B and
 // C row-major with stride k.
 func xtTimes[T Float](x Dense[T], b []T, k int, c []T) {
 	_, _, ld, tr := x.storage()
-	gemm(!tr, false, x.Cols, k, x.Rows, 1, x.Data, ld, b, k, 0, c, k)
+	kern.Mul(!tr, x.Cols, k, x.Rows, x.Data, ld, b, k, c, k)
 }
 
 // gram computes the k x k matrix C = Aᵀ A for a row-major A (rows x k).
-// C is exactly symmetric (one triangle computed, then mirrored), as numpy's
-// A.T @ A, which calls syrk.
+// C is made exactly symmetric (the upper triangle mirrored), as numpy's
+// A.T @ A, which calls syrk, so the coordinate updates see one Hessian.
 func gram[T Float](a []T, rows, k int, c []T) {
-	if isF32[T]() {
-		blas32.Implementation().Ssyrk(blas.Upper, blas.Trans, k, rows, 1, as32(a), k, 0, as32(c), k)
-	} else {
-		blas64.Implementation().Dsyrk(blas.Upper, blas.Trans, k, rows, 1, as64(a), k, 0, as64(c), k)
-	}
+	kern.Mul(true, k, k, rows, a, k, a, k, c, k)
 	for i := range k {
 		for j := range i {
 			c[i*k+j] = c[j*k+i]

@@ -3,6 +3,7 @@ package nmf
 import (
 	"unsafe"
 
+	kern "github.com/gonmf/gonmf/nmf/internal/gemm"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -102,6 +103,10 @@ func tflag(t bool) blas.Transpose {
 // op(A) is m x k, op(B) is k x n, with gonum's BLAS for T's width.
 func gemm[T Float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if m == 0 || n == 0 {
+		return
+	}
+	if !tB && alpha == 1 && beta == 0 {
+		kern.Mul(tA, m, n, k, a, max(lda, 1), b, max(ldb, 1), c, max(ldc, 1))
 		return
 	}
 	if isF32[T]() {

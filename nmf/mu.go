@@ -1,6 +1,10 @@
 package nmf
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+)
 
 // muGamma is the exponent of the majorisation-minimisation updates of
 // Févotte & Idier (2011), as scikit-learn's _fit_multiplicative_update:
@@ -246,10 +250,12 @@ func (s *muState[T]) ratioNumerator(forW bool, num, den []T) {
 		for r0 := 0; r0 < f.rows; r0 += br {
 			nr := min(br, f.rows-r0)
 			f.rowBlock(r0, nr, p)
-			for i := range nr {
-				g := f.data[(r0+i)*f.ld : (r0+i)*f.ld+f.cols]
-				s.ratios(g, p[i*f.cols:(i+1)*f.cols], q, i*f.cols, den != nil)
-			}
+			parallelRows(nr, f.cols, func(i0, i1 int) {
+				for i := i0; i < i1; i++ {
+					g := f.data[(r0+i)*f.ld : (r0+i)*f.ld+f.cols]
+					s.ratios(g, p[i*f.cols:(i+1)*f.cols], q, i*f.cols, den != nil)
+				}
+			})
 			// N[r0:r0+nr] = F_blk B, D[r0:r0+nr] = E_blk B.
 			gemm(false, false, nr, k, f.cols, 1, p, f.cols, f.b, k, 0, num[r0*k:], k)
 			if den != nil {
@@ -262,10 +268,12 @@ func (s *muState[T]) ratioNumerator(forW bool, num, den []T) {
 	for c0 := 0; c0 < f.cols; c0 += bc {
 		nc := min(bc, f.cols-c0)
 		f.colBlock(c0, nc, p)
-		for i := range f.rows {
-			g := f.data[i*f.ld+c0 : i*f.ld+c0+nc]
-			s.ratios(g, p[i*nc:(i+1)*nc], q, i*nc, den != nil)
-		}
+		parallelRows(f.rows, nc, func(i0, i1 int) {
+			for i := i0; i < i1; i++ {
+				g := f.data[i*f.ld+c0 : i*f.ld+c0+nc]
+				s.ratios(g, p[i*nc:(i+1)*nc], q, i*nc, den != nil)
+			}
+		})
 		// N[c0:c0+nc] = F_blkᵀ A, D[c0:c0+nc] = E_blkᵀ A.
 		gemm(true, false, nc, k, f.rows, 1, p, nc, f.a, k, 0, num[c0*k:], k)
 		if den != nil {
@@ -354,4 +362,26 @@ func muApply[T Float](a, num, den, vec []T, k int, l1, l2, gamma float64) {
 			ai[j] *= r
 		}
 	}
+}
+
+// parallelRows calls fn on disjoint ranges [i0, i1) covering [0, rows),
+// on up to GOMAXPROCS goroutines when rows x width is large enough to pay
+// for them. The elementwise work it splits does not depend on the split.
+func parallelRows(rows, width int, fn func(i0, i1 int)) {
+	const minElems = 1 << 14 // per goroutine
+	nt := min(runtime.GOMAXPROCS(0), rows, rows*width/minElems)
+	if nt <= 1 {
+		fn(0, rows)
+		return
+	}
+	var wg sync.WaitGroup
+	for t := range nt {
+		i0, i1 := t*rows/nt, (t+1)*rows/nt
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(i0, i1)
+		}()
+	}
+	wg.Wait()
 }

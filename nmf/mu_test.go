@@ -476,3 +476,26 @@ func TestMUGamma(t *testing.T) {
 		}
 	}
 }
+
+// A block large enough to be split over goroutines gives the same fit as
+// one-row blocks (serial).
+func TestMUParallelBlocks(t *testing.T) {
+	const n, m, k = 200, 300, 3
+	x := absRandn(9, n, m)
+	p := muParams(k, "nndsvda", 0, 1.5)
+	p.Tol, p.MaxIter = 0, 20
+	wRef, hRef, _ := fit(t, x, n, m, p)
+	defer func(b int) { blockElems = b }(blockElems)
+	blockElems = m
+	w, h, _ := fit(t, x, n, m, p)
+	for i := range w {
+		if !muNear(w[i], wRef[i], 1e-12) {
+			t.Fatalf("W[%d] = %v, want %v", i, w[i], wRef[i])
+		}
+	}
+	for i := range h {
+		if !muNear(h[i], hRef[i], 1e-12) {
+			t.Fatalf("H[%d] = %v, want %v", i, h[i], hRef[i])
+		}
+	}
+}

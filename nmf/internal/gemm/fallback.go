@@ -27,7 +27,10 @@ type goWorker[T Float] struct {
 	kc int
 }
 
-func (w *goWorker[T]) prep(ch0, ch1 int) {}
+func (w *goWorker[T]) panels() int { return 1 }
+
+// prep does nothing: the pure-Go kernels read B in place.
+func (w *goWorker[T]) prep(u0, u1 int) {}
 
 func (w *goWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	m := &w.m

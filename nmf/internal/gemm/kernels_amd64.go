@@ -161,6 +161,13 @@ func bcF32_6(a *float32, b *float32, c *float32, kc int, acc int)
 //go:noescape
 func packTF32(dst *float32, src *float32, lds int, kc int, ntiles int)
 
+// packNF32 packs ntiles tiles of 16 rows of the row-major matrix at src
+// (row stride lds) into dst as [tile][lc][16], transposed: the first nl
+// columns (nl a multiple of 8) of each row; the caller packs the rest.
+//
+//go:noescape
+func packNF32(dst *float32, src *float32, lds int, lc int, nl int, ntiles int)
+
 // dotF64_1x1 sets (acc == 0) or adds to (acc != 0) the 1x1 block of C at c
 // (row stride ldc) the products of the rows of A at a (row stride lda) with the
 // columns packed at b as [vector][column][lane]: nv full vectors, then, if
@@ -317,3 +324,10 @@ func bcF64_6(a *float64, b *float64, c *float64, kc int, acc int)
 //
 //go:noescape
 func packTF64(dst *float64, src *float64, lds int, kc int, ntiles int)
+
+// packNF64 packs ntiles tiles of 8 rows of the row-major matrix at src
+// (row stride lds) into dst as [tile][lc][8], transposed: the first nl
+// columns (nl a multiple of 4) of each row; the caller packs the rest.
+//
+//go:noescape
+func packNF64(dst *float64, src *float64, lds int, lc int, nl int, ntiles int)

@@ -12,6 +12,7 @@ type kern[T Float] struct {
 	dot   [3][4]func(a *T, lda int, b *T, c *T, ldc int, nv int, tail int, acc int, pf *T)
 	bc    [6]func(a *T, b *T, c *T, kc int, acc int)
 	packT func(dst *T, src *T, lds int, kc int, ntiles int)
+	packN func(dst *T, src *T, lds int, lc int, nl int, ntiles int)
 }
 
 var kern32 = &kern[float32]{
@@ -23,6 +24,7 @@ var kern32 = &kern[float32]{
 	},
 	bc:    [6]func(a *float32, b *float32, c *float32, kc int, acc int){bcF32_1, bcF32_2, bcF32_3, bcF32_4, bcF32_5, bcF32_6},
 	packT: packTF32,
+	packN: packNF32,
 }
 
 var kern64 = &kern[float64]{
@@ -34,6 +36,7 @@ var kern64 = &kern[float64]{
 	},
 	bc:    [6]func(a *float64, b *float64, c *float64, kc int, acc int){bcF64_1, bcF64_2, bcF64_3, bcF64_4, bcF64_5, bcF64_6},
 	packT: packTF64,
+	packN: packNF64,
 }
 
 func kernels[T Float]() *kern[T] {
@@ -67,7 +70,7 @@ const (
 // mulSIMD computes m with the AVX2+FMA kernels.
 func mulSIMD[T Float](m mat[T]) bool {
 	kn := kernels[T]()
-	if m.transA {
+	if m.transA || !dotFits(m) {
 		mulBC(m, kn)
 	} else {
 		mulDot(m, kn)
@@ -90,7 +93,7 @@ func mulDot[T Float](m mat[T], kn *kern[T]) {
 	buf := getBuf[T](roundUp(m.p, vw) * m.k)
 	w := dotWorker[T]{m: m, kn: kn, kc: pl.kc, bt: *buf}
 	if pl.nt == 1 {
-		w.prep(0, pl.nch)
+		w.prep(0, pl.nch*w.panels())
 		w.work(0, m.r, 0, pl.nch, m.c, m.ldc)
 	} else {
 		run(ptr(pl), ptr(m), worker[T](ptr(w)))
@@ -105,15 +108,19 @@ type dotWorker[T Float] struct {
 	bt []T
 }
 
-// prep packs chunks [ch0, ch1) of Bᵀ.
-func (w *dotWorker[T]) prep(ch0, ch1 int) {
+func (w *dotWorker[T]) panels() int { return ceilDiv(w.m.k, 4) }
+
+// prep packs panels of 4 columns of Bᵀ.
+func (w *dotWorker[T]) prep(u0, u1 int) {
 	m, vw := &w.m, w.kn.vw
 	k, ldb := m.k, m.ldb
-	for ch := ch0; ch < ch1; ch++ {
+	np := w.panels()
+	for u := u0; u < u1; u++ {
+		ch, j0 := u/np, u%np*4
 		l0, l1 := ch*w.kc, min((ch+1)*w.kc, m.p)
 		nv := ceilDiv(l1-l0, vw)
 		dst := w.bt[l0*k : l0*k+nv*vw*k]
-		for j0 := 0; j0 < k; j0 += 4 {
+		{
 			nr := min(4, k-j0)
 			pan := dst[nv*vw*j0 : nv*vw*(j0+nr)]
 			for l := l0; l < l1; l++ {
@@ -168,6 +175,78 @@ func (w *dotWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	}
 }
 
+// forceN, for tests, forces the dot (1) or bc (2) kernels for C = A·B.
+var forceN = 0
+
+// dotFits reports whether C = A·B should use the dot kernels, which read A
+// in place, rather than pack A (transposing it) for the bc kernels. Reading
+// in place is as fast or faster, and much faster for thin products (k = 3),
+// except for many long rows streamed from memory (1,150 x 18,000), which
+// packing reads sequentially with prefetching.
+func dotFits[T Float](m mat[T]) bool {
+	if forceN != 0 {
+		return forceN == 1
+	}
+	size := 8
+	if isF32[T]() {
+		size = 4
+	}
+	return m.p*size <= 2*dotRowBytes || m.r < 128
+}
+
+// pack packs rows [ib, ie) and columns [l0, l1) of op(A) into tiles of mr
+// rows, [tile][l1-l0][mr], padding the last tile with zeros.
+func (w *bcWorker[T]) pack(ap []T, ib, ie, l0, l1 int) {
+	m, kn := &w.m, w.kn
+	lda, vw := m.lda, kn.vw
+	mr := 2 * vw
+	lc := l1 - l0
+	nt := ceilDiv(ie-ib, mr)
+	full := (ie - ib) / mr
+	if m.transA {
+		// op(A)[i][l] = a[l*lda+i]: a tile is mr consecutive entries of
+		// each of lc rows of A.
+		if full > 0 {
+			kn.packT(&ap[0], &m.a[l0*lda+ib], lda, lc, full)
+		}
+		if full < nt {
+			i := ib + full*mr
+			for l := l0; l < l1; l++ {
+				q := ap[(full*lc+l-l0)*mr:][:mr]
+				n := copy(q, m.a[l*lda+i:l*lda+ie])
+				clear(q[n:])
+			}
+		}
+		return
+	}
+	// op(A)[i][l] = a[i*lda+l]: transpose blocks of vw x vw, then the
+	// columns past the last whole block and the rows of the last tile.
+	nl := lc / vw * vw
+	if full > 0 && nl > 0 {
+		kn.packN(&ap[0], &m.a[ib*lda+l0], lda, lc, nl, full)
+	}
+	for t := 0; t < nt; t++ {
+		from := 0
+		if t < full {
+			from = nl
+		}
+		for v := 0; v < mr; v++ {
+			i := ib + t*mr + v
+			q := ap[t*lc*mr+v:]
+			if i >= ie {
+				for l := from; l < lc; l++ {
+					q[l*mr] = 0
+				}
+				continue
+			}
+			src := m.a[i*lda+l0 : i*lda+l1]
+			for l := from; l < lc; l++ {
+				q[l*mr] = src[l]
+			}
+		}
+	}
+}
+
 // mulBC computes C = Aᵀ·B: tiles of MR = 2 vectors of rows of C, packed from
 // rows of A, times panels of up to 6 columns of B, whose entries are
 // broadcast.
@@ -178,7 +257,7 @@ func mulBC[T Float](m mat[T], kn *kern[T]) {
 	buf := getBuf[T](m.p * m.k)
 	w := bcWorker[T]{m: m, kn: kn, kc: pl.kc, bp: *buf}
 	if pl.nt == 1 {
-		w.prep(0, pl.nch)
+		w.prep(0, pl.nch*w.panels())
 		w.work(0, m.r, 0, pl.nch, m.c, m.ldc)
 	} else {
 		run(ptr(pl), ptr(m), worker[T](ptr(w)))
@@ -193,20 +272,24 @@ type bcWorker[T Float] struct {
 	bp []T
 }
 
-// prep packs chunks [ch0, ch1) of B into panels of 6 columns.
-func (w *bcWorker[T]) prep(ch0, ch1 int) {
+func (w *bcWorker[T]) panels() int { return ceilDiv(w.m.k, 6) }
+
+// prep packs panels of 6 columns of B.
+func (w *bcWorker[T]) prep(u0, u1 int) {
 	m := &w.m
 	k, ldb := m.k, m.ldb
-	for ch := ch0; ch < ch1; ch++ {
+	np := w.panels()
+	for u := u0; u < u1; u++ {
+		ch, j0 := u/np, u%np*6
+		nr := min(6, k-j0)
 		l0, l1 := ch*w.kc, min((ch+1)*w.kc, m.p)
 		lc := l1 - l0
-		dst := w.bp[l0*k : l1*k]
+		dst := w.bp[l0*k+lc*j0 : l0*k+lc*(j0+nr)]
 		for l := l0; l < l1; l++ {
-			src := m.b[l*ldb : l*ldb+k]
-			for j0 := 0; j0 < k; j0 += 6 {
-				nr := min(6, k-j0)
-				q := dst[lc*j0+(l-l0)*nr:][:nr]
-				copy(q, src[j0:j0+nr])
+			src := m.b[l*ldb+j0 : l*ldb+j0+nr]
+			q := dst[(l-l0)*nr:][:nr]
+			for j, v := range src {
+				q[j] = v
 			}
 		}
 	}
@@ -215,7 +298,7 @@ func (w *bcWorker[T]) prep(ch0, ch1 int) {
 // work computes rows [i0, i1) of C over chunks [ch0, ch1).
 func (w *bcWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	m, kn := &w.m, w.kn
-	k, lda := m.k, m.lda
+	k := m.k
 	mr := 2 * kn.vw
 	tiles := min(bcTiles, ceilDiv(i1-i0, mr))
 	apBuf := getBuf[T](tiles * mr * w.kc)
@@ -224,23 +307,10 @@ func (w *bcWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	for ib := i0; ib < i1; ib += tiles * mr {
 		ie := min(ib+tiles*mr, i1)
 		nt := ceilDiv(ie-ib, mr)
-		full := (ie - ib) / mr
 		for ch := ch0; ch < ch1; ch++ {
 			l0, l1 := ch*w.kc, min((ch+1)*w.kc, m.p)
 			lc := l1 - l0
-			// op(A)[i][l] = a[l*lda+i]: a tile is mr consecutive
-			// entries of each of lc rows of A.
-			if full > 0 {
-				kn.packT(&ap[0], &m.a[l0*lda+ib], lda, lc, full)
-			}
-			if full < nt {
-				i := ib + full*mr
-				for l := l0; l < l1; l++ {
-					q := ap[(full*lc+l-l0)*mr:][:mr]
-					n := copy(q, m.a[l*lda+i:l*lda+ie])
-					clear(q[n:])
-				}
-			}
+			w.pack(ap, ib, ie, l0, l1)
 			acc := 0
 			if ch > ch0 {
 				acc = 1

@@ -13,11 +13,12 @@
 // the NR sums of a row are stored (or added) contiguously in C. No vector
 // lane is wasted on k (the number of columns of C, often 3..100).
 //
-// bc{T}_{NR}, NR in 1..6, for C = Aᵀ·B with an A tile packed as [l][MR]
-// (MR = two vectors of rows of C) and B packed as [l][NR]. Vectors run
-// along the rows of C, B entries are broadcast; the MR x NR tile is kept
-// column-major in a scratch buffer that the Go driver transposes into C.
-// Again no lane is wasted on k.
+// bc{T}_{NR}, NR in 1..6, for C = op(A)·B with a tile of op(A) packed as
+// [l][MR] (MR = two vectors of rows of C) and B packed as [l][NR]. Vectors
+// run along the rows of C, B entries are broadcast; the MR x NR tile is
+// kept column-major in a scratch buffer that the Go driver transposes into
+// C. Again no lane is wasted on k. packT{T} packs such tiles from Aᵀ (a
+// strided copy) and packN{T} from A (8x8 or 4x4 register transposes).
 package main
 
 import (
@@ -91,6 +92,7 @@ func main() {
 			bc(t, nr)
 		}
 		packT(t)
+		packN(t)
 	}
 	Generate()
 }
@@ -377,6 +379,11 @@ func packT(t typ) {
 	MOVQ(kc, tileBytes)
 	SHLQ(U8(6), tileBytes) // kc * 64 bytes per tile
 	y := [4]VecVirtual{YMM(), YMM(), YMM(), YMM()}
+	// Rows are read prefetchDist rows ahead: each row is short (the tiles'
+	// width), too short for the hardware prefetcher to get going.
+	ahead := GP64()
+	MOVQ(lds, ahead)
+	SHLQ(U8(3), ahead)
 
 	Label("row")
 	TESTQ(kc, kc)
@@ -388,6 +395,8 @@ func packT(t typ) {
 	Label("pair")
 	CMPQ(i, U8(2))
 	JL(LabelRef("single"))
+	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1})
+	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1, Disp: 64})
 	for v := 0; v < 4; v++ {
 		VMOVUPS(Mem{Base: s, Disp: 32 * v}, y[v])
 	}
@@ -402,6 +411,7 @@ func packT(t typ) {
 	Label("single")
 	TESTQ(i, i)
 	JZ(LabelRef("next"))
+	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1})
 	VMOVUPS(Mem{Base: s}, y[0])
 	VMOVUPS(Mem{Base: s, Disp: 32}, y[1])
 	VMOVUPS(y[0], Mem{Base: d})
@@ -414,4 +424,146 @@ func packT(t typ) {
 	Label("done")
 	VZEROUPPER()
 	RET()
+}
+
+// packN generates packN{T}, the transposing packing of A tiles for the bc
+// kernels when op(A) = A.
+func packN(t typ) {
+	name := "packN" + t.name
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *%[1]s, src *%[1]s, lds int, lc int, nl int, ntiles int)", t.goType))
+	Pragma("noescape")
+	mrEl := 2 * t.vw
+	Doc(fmt.Sprintf("%s packs ntiles tiles of %d rows of the row-major matrix at src", name, mrEl),
+		fmt.Sprintf("(row stride lds) into dst as [tile][lc][%d], transposed: the first nl", mrEl),
+		fmt.Sprintf("columns (nl a multiple of %d) of each row; the caller packs the rest.", t.vw))
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(t.shift), lds)
+	lds3 := GP64()
+	LEAQ(Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	tileBytes := Load(Param("lc"), GP64())
+	SHLQ(U8(6), tileBytes) // lc * 64 bytes per tile
+	nl := Load(Param("nl"), GP64())
+	nt := Load(Param("ntiles"), GP64())
+
+	// A block is vw rows by vw columns; a tile is two blocks high.
+	Label("tile")
+	TESTQ(nt, nt)
+	JZ(LabelRef("done"))
+	p0, d, n := GP64(), GP64(), GP64()
+	MOVQ(src, p0)
+	MOVQ(dst, d)
+	MOVQ(nl, n)
+	Label("col")
+	CMPQ(n, U8(t.vw))
+	JL(LabelRef("next"))
+	for h := 0; h < 2; h++ {
+		// Rows h*vw .. h*vw+vw-1 of the tile.
+		base := GP64()
+		if h == 0 {
+			MOVQ(p0, base)
+		} else {
+			MOVQ(lds, base)
+			SHLQ(U8(uint64(map[int]int{8: 3, 4: 2}[t.vw])), base)
+			ADDQ(p0, base)
+		}
+		rows := make([]Mem, t.vw)
+		var b4 GPVirtual
+		if t.vw == 8 {
+			b4 = GP64()
+			LEAQ(Mem{Base: base, Index: lds, Scale: 4}, b4)
+		}
+		for v := 0; v < t.vw; v++ {
+			b := base
+			if v >= 4 {
+				b = b4
+			}
+			m := Mem{Base: b}
+			switch v % 4 {
+			case 1:
+				m.Index, m.Scale = lds, 1
+			case 2:
+				m.Index, m.Scale = lds, 2
+			case 3:
+				m.Index, m.Scale = lds3, 1
+			}
+			rows[v] = m
+		}
+		r := make([]VecVirtual, t.vw)
+		for v := range r {
+			r[v] = YMM()
+			PREFETCHT0(rows[v].Offset(256))
+			VMOVUPS(rows[v], r[v])
+		}
+		var cols []VecVirtual
+		if t.size == 4 {
+			cols = transpose8(r)
+		} else {
+			cols = transpose4(r)
+		}
+		for u, c := range cols {
+			VMOVUPS(c, Mem{Base: d, Disp: u*64 + h*32})
+		}
+	}
+	ADDQ(U8(32), p0)
+	ADDQ(U32(uint64(t.vw*64)), d)
+	SUBQ(U8(t.vw), n)
+	JMP(LabelRef("col"))
+
+	Label("next")
+	MOVQ(lds, p0)
+	SHLQ(U8(uint64(map[int]int{8: 4, 4: 3}[t.vw])), p0) // lds * 2vw
+	ADDQ(p0, src)
+	ADDQ(tileBytes, dst)
+	DECQ(nt)
+	JMP(LabelRef("tile"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose8 transposes the 8x8 float32 matrix held in r (one row per
+// register) and returns its columns.
+func transpose8(r []VecVirtual) []VecVirtual {
+	t := make([]VecVirtual, 8)
+	for i := 0; i < 8; i += 2 {
+		t[i], t[i+1] = YMM(), YMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])   // r_i0 r_j0 r_i1 r_j1 | r_i4 r_j4 r_i5 r_j5
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // r_i2 r_j2 r_i3 r_j3 | r_i6 r_j6 r_i7 r_j7
+	}
+	u := make([]VecVirtual, 8)
+	for g := 0; g < 8; g += 4 {
+		for q := 0; q < 2; q++ {
+			a, b := t[g+q], t[g+2+q]
+			u[g+2*q], u[g+2*q+1] = YMM(), YMM()
+			VSHUFPS(U8(0x44), b, a, u[g+2*q])   // column 2q (and 2q+4) of 4 rows
+			VSHUFPS(U8(0xEE), b, a, u[g+2*q+1]) // column 2q+1 (and 2q+5)
+		}
+	}
+	c := make([]VecVirtual, 8)
+	for q := 0; q < 4; q++ {
+		c[q], c[q+4] = YMM(), YMM()
+		VPERM2F128(U8(0x20), u[4+q], u[q], c[q])
+		VPERM2F128(U8(0x31), u[4+q], u[q], c[q+4])
+	}
+	return c
+}
+
+// transpose4 transposes the 4x4 float64 matrix held in r and returns its
+// columns.
+func transpose4(r []VecVirtual) []VecVirtual {
+	t := make([]VecVirtual, 4)
+	for i := 0; i < 4; i += 2 {
+		t[i], t[i+1] = YMM(), YMM()
+		VUNPCKLPD(r[i+1], r[i], t[i])   // r_i0 r_j0 | r_i2 r_j2
+		VUNPCKHPD(r[i+1], r[i], t[i+1]) // r_i1 r_j1 | r_i3 r_j3
+	}
+	c := make([]VecVirtual, 4)
+	for q := 0; q < 2; q++ {
+		c[q], c[q+2] = YMM(), YMM()
+		VPERM2F128(U8(0x20), t[2+q], t[q], c[q])
+		VPERM2F128(U8(0x31), t[2+q], t[q], c[q+2])
+	}
+	return c
 }

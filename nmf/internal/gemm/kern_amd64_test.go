@@ -1,6 +1,35 @@
 package gemm
 
-import "testing"
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestKernelPaths forces each of the two SIMD paths for C = A·B (dot
+// kernels on A in place, bc kernels on A packed transposed) on every size.
+func TestKernelPaths(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no SIMD kernels on this machine")
+	}
+	defer func(f int) { forceN = f }(forceN)
+	defer SetSIMD(SetSIMD(true))
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, f := range []int{1, 2} {
+		forceN = f
+		for _, sz := range sizes {
+			r, k, p := sz[0], sz[1], sz[2]
+			a, lda, b, ldb, c, ldc := operands[float32](rng, false, r, k, p, layouts[1])
+			want, scale := naive(false, r, k, p, a, lda, b, ldb)
+			Mul(false, r, k, p, a, lda, b, ldb, c, ldc)
+			t.Run(fmt.Sprintf("force%d/%dx%dx%d", f, r, k, p), func(t *testing.T) {
+				check(t, r, k, p, c, ldc, want, scale)
+			})
+		}
+	}
+}
+
+// Micro-kernel throughput on L1-resident data.
 
 func BenchmarkKernDot32(b *testing.B) {
 	a := make([]float32, 3*1024)
