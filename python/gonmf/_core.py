@@ -1,0 +1,248 @@
+"""One call into the engine: export the inputs, run ``gonmf_fit``, import W and H."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import numbers
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import _lib
+from ._arrow import PreparedMatrix, export_to_c, import_matrix, to_fixed_size_list
+from ._lib import ArrowArray, ArrowSchema, GonmfControl
+
+__all__ = ["FitOutput", "random_state_param", "run_fit"]
+
+
+@dataclass
+class FitOutput:
+    W: np.ndarray
+    H: np.ndarray | None
+    info: dict[str, Any]
+
+
+# ---- random_state -----------------------------------------------------------------------
+
+
+def random_state_param(random_state: Any) -> tuple[Any, np.random.RandomState | None]:
+    """The JSON value for ``random_state`` and the RandomState to write the final state into.
+
+    Mirrors sklearn.utils.check_random_state: an integer seeds a fresh RandomState at each
+    use; None means numpy's global RandomState; a RandomState is used (and advanced) as is.
+    """
+    if random_state is None or random_state is np.random:
+        rs = np.random.mtrand._rand
+    elif isinstance(random_state, numbers.Integral):
+        seed = int(random_state)
+        if not 0 <= seed <= 2**32 - 1:
+            raise ValueError("Seed must be between 0 and 2**32 - 1")
+        return seed, None
+    elif isinstance(random_state, np.random.RandomState):
+        rs = random_state
+    else:
+        raise ValueError(
+            f"{random_state!r} cannot be used to seed a numpy.random.RandomState instance"
+        )
+    state = rs.get_state(legacy=True)
+    if not isinstance(state, tuple) or state[0] != "MT19937":
+        raise ValueError(f"unsupported RandomState bit generator: {state!r}")
+    _, keys, pos, has_gauss, cached = state
+    obj = {
+        "keys": [int(k) for k in keys],
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached),
+    }
+    return obj, rs
+
+
+def _restore_random_state(rs: np.random.RandomState, state: dict[str, Any]) -> None:
+    keys = np.asarray(state["keys"], dtype=np.uint32)
+    if keys.shape != (624,):
+        raise RuntimeError("gonmf: the library returned a malformed random_state")
+    rs.set_state(
+        (
+            "MT19937",
+            keys,
+            int(state["pos"]),
+            int(state.get("has_gauss", 0)),
+            float(state.get("cached_gaussian", 0.0)),
+        )
+    )
+
+
+# ---- the call ---------------------------------------------------------------------------
+
+
+def _call_interruptibly(call: Any, control: GonmfControl, verbose: int = 0) -> tuple[int, bool]:
+    """Run ``call()`` (which releases the GIL) so that Ctrl-C cancels it.
+
+    In the main thread the call runs in a helper thread while the main thread waits in an
+    interruptible loop: a KeyboardInterrupt sets the cancel flag, and we wait for the
+    engine to notice (at least once per iteration) before returning. Elsewhere the call
+    runs directly, unless ``verbose`` asks for progress, which the waiting thread prints
+    from the control block (so it reaches sys.stdout, e.g. a Jupyter cell).
+    """
+    if threading.current_thread() is not threading.main_thread() and not verbose:
+        return call(), False
+    result: list[int] = []
+    failure: list[BaseException] = []
+    # `done` is held until the call returns. Thread.join() is not used to wait: on
+    # Python < 3.12 a KeyboardInterrupt inside join() can mark a running thread as stopped.
+    done = threading.Lock()
+    done.acquire()
+
+    def target() -> None:
+        try:
+            result.append(call())
+        except BaseException as exc:  # pragma: no cover - ctypes itself failed
+            failure.append(exc)
+        finally:
+            done.release()
+
+    worker = threading.Thread(target=target, name="gonmf-fit", daemon=True)
+    worker.start()
+    interrupted = False
+    last_reported = 0
+    while True:
+        try:
+            # Wake up regularly: SIGINT may be delivered to one of the Go runtime's threads,
+            # and then only sets Python's flag without interrupting this wait. The handler
+            # (KeyboardInterrupt) runs when this thread is back in the interpreter.
+            if done.acquire(timeout=0.05):
+                break
+            if verbose:
+                last_reported = _report_progress(control, last_reported)
+        except KeyboardInterrupt:
+            control.cancel = 1
+            interrupted = True
+    worker.join()
+    if verbose:
+        _report_progress(control, last_reported)
+    if failure:
+        raise failure[0]
+    return result[0], interrupted
+
+
+def _report_progress(control: GonmfControl, last: int) -> int:
+    iteration = int(control.iteration)
+    if iteration > last:
+        err = float(control.error)
+        shown = "" if math.isnan(err) else f", error {err:.6g}"
+        print(f"gonmf: iteration {iteration}/{int(control.max_iter)}{shown}", flush=True)
+    return max(iteration, last)
+
+
+def run_fit(
+    x: PreparedMatrix,
+    params: dict[str, Any],
+    *,
+    w: np.ndarray | None = None,
+    h: np.ndarray | None = None,
+    random_state: Any = None,
+    want_h: bool = True,
+) -> FitOutput:
+    """Fit ``x`` with ``params`` (the JSON keys of the C ABI, without random_state).
+
+    ``w``/``h`` are optional initial (or, with update_H false, fixed) factors of x's dtype.
+    Returns W (n_samples x k), H (k x n_features, None unless ``want_h``) and the info
+    object of the library.
+    """
+    rs_json, rs_target = random_state_param(random_state)
+    payload = dict(params)
+    payload["random_state"] = rs_json
+    params_json = json.dumps(payload, allow_nan=False).encode()
+
+    lib = _lib.get_lib()  # raises in a forked child before touching Go
+
+    k = int(params["n_components"])
+    inputs: list[tuple[ArrowSchema, ArrowArray]] = []
+    keepalive: list[Any] = [x.keepalive]
+    try:
+        x_c = export_to_c(x.obj)
+        inputs.append(x_c)
+        w_c: tuple[ArrowSchema, ArrowArray] | None = None
+        h_c: tuple[ArrowSchema, ArrowArray] | None = None
+        if w is not None:
+            w_arrow = to_fixed_size_list(w)
+            keepalive.append((w, w_arrow))
+            w_c = export_to_c(w_arrow)
+            inputs.append(w_c)
+        if h is not None:
+            h_arrow = to_fixed_size_list(h)
+            keepalive.append((h, h_arrow))
+            h_c = export_to_c(h_arrow)
+            inputs.append(h_c)
+
+        out_w = (ArrowSchema(), ArrowArray())
+        out_h = (ArrowSchema(), ArrowArray()) if want_h else None
+        info_ptr = ctypes.c_void_p()
+        err_ptr = ctypes.c_void_p()
+        control = GonmfControl()
+
+        def ref(obj: Any) -> Any:
+            return ctypes.byref(obj) if obj is not None else None
+
+        def call() -> int:
+            return lib.gonmf_fit(
+                ref(x_c[0]),
+                ref(x_c[1]),
+                ref(w_c[0]) if w_c else None,
+                ref(w_c[1]) if w_c else None,
+                ref(h_c[0]) if h_c else None,
+                ref(h_c[1]) if h_c else None,
+                params_json,
+                ctypes.byref(control),
+                ref(out_w[0]),
+                ref(out_w[1]),
+                ref(out_h[0]) if out_h else None,
+                ref(out_h[1]) if out_h else None,
+                ctypes.byref(info_ptr),
+                ctypes.byref(err_ptr),
+            )
+
+        verbose = int(params.get("verbose", 0) or 0)
+        status, interrupted = _call_interruptibly(call, control, verbose)
+    finally:
+        # The library moves its inputs; release whatever it did not take (never on success
+        # of a conforming library, but an early error path must not leak).
+        for schema, array in inputs:
+            _lib.release_array(array)
+            _lib.release_schema(schema)
+        del keepalive
+
+    info_text = _lib.take_string(lib, info_ptr)
+    error_text = _lib.take_string(lib, err_ptr)
+    if status != _lib.GONMF_OK:
+        for schema, array in [out_w, *([out_h] if out_h else [])]:
+            _lib.release_array(array)
+            _lib.release_schema(schema)
+        raise _lib.status_to_exception(status, error_text)
+
+    n_samples, n_features = x.shape
+    W = import_matrix(out_w[0], out_w[1], n_samples, k, x.dtype, "W")
+    H = None
+    if out_h is not None:
+        H = import_matrix(out_h[0], out_h[1], k, n_features, x.dtype, "H")
+    if interrupted:
+        raise KeyboardInterrupt
+    try:
+        info = json.loads(info_text) if info_text else {}
+    except ValueError as exc:
+        raise RuntimeError(f"gonmf: the library returned malformed info JSON: {exc}") from exc
+    if verbose:
+        print(
+            f"gonmf: {info.get('n_iter')} iterations, "
+            f"{'converged' if info.get('converged') else 'not converged'}, "
+            f"reconstruction error {info.get('reconstruction_err')}",
+            flush=True,
+        )
+    final_state = info.get("random_state")
+    if rs_target is not None and isinstance(final_state, dict):
+        _restore_random_state(rs_target, final_state)
+    return FitOutput(W, H, info)
