@@ -9,14 +9,19 @@ package main
 // prototypes it generates are the ones in gonmf.h, and the C compiler checks
 // them against the header when it builds _cgo_export.c.
 typedef const char gonmf_cchar;
+
+// Plain C wrappers: cgo treats a NULL from C.malloc itself as a fatal error
+// ("runtime: C malloc failed"), which would kill the Python process instead of
+// raising MemoryError. Through these, NULL is just a value we can check.
+static void *gonmf_calloc(size_t n) { return calloc(n, 1); }
+static void *gonmf_realloc(void *p, size_t n) { return realloc(p, n); }
 */
 import "C"
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
-
-	"github.com/apache/arrow/go/v17/arrow/memory/mallocator"
 )
 
 // The Go mirrors must match the C structs; these fail to compile otherwise.
@@ -44,7 +49,51 @@ var (
 
 // outAlloc allocates everything handed to C (W, H) and X copies: malloc
 // memory, so C may keep it after the call without breaking cgo's rules.
-var outAlloc = mallocator.NewMallocator()
+var outAlloc = &cAllocator{}
+
+// cAllocator is an arrow memory.Allocator over calloc/realloc/free, like
+// arrow's mallocator, except that a failed allocation panics with a Go value
+// (recovered into GONMF_ERR_MEMORY by allocBuffer) rather than taking cgo's
+// fatal "C malloc failed" path.
+type cAllocator struct{ allocated atomic.Int64 }
+
+func (a *cAllocator) Allocate(size int) []byte {
+	if size < 0 {
+		panic("cAllocator: negative size")
+	}
+	// calloc(0) may return NULL; one byte keeps a valid, freeable pointer.
+	p := C.gonmf_calloc(C.size_t(max(size, 1)))
+	if p == nil {
+		panic("cAllocator: out of memory")
+	}
+	a.allocated.Add(int64(size))
+	return unsafe.Slice((*byte)(p), size)
+}
+
+func (a *cAllocator) Reallocate(size int, b []byte) []byte {
+	if size < 0 {
+		panic("cAllocator: negative size")
+	}
+	old := len(b)
+	p := C.gonmf_realloc(unsafe.Pointer(unsafe.SliceData(b[:cap(b)])), C.size_t(max(size, 1)))
+	if p == nil {
+		panic("cAllocator: out of memory")
+	}
+	out := unsafe.Slice((*byte)(p), size)
+	if size > old {
+		clear(out[old:])
+	}
+	a.allocated.Add(int64(size - old))
+	return out
+}
+
+func (a *cAllocator) Free(b []byte) {
+	a.allocated.Add(-int64(len(b)))
+	C.free(unsafe.Pointer(unsafe.SliceData(b[:cap(b)])))
+}
+
+// AllocatedBytes reports the bytes currently allocated (for leak tests).
+func (a *cAllocator) AllocatedBytes() int64 { return a.allocated.Load() }
 
 //export gonmf_abi_version
 func gonmf_abi_version() C.int32_t {
@@ -124,4 +173,77 @@ func setString(dst **C.char, s string) {
 	if dst != nil {
 		*dst = C.CString(s)
 	}
+}
+
+//export gonmf_read_parquet
+func gonmf_read_parquet(
+	path *C.gonmf_cchar, optionsJSON *C.gonmf_cchar,
+	outSchema *C.struct_ArrowSchema, outArray *C.struct_ArrowArray,
+	outInfoJSON **C.char, outError **C.char,
+) (status C.int32_t) {
+	call := &readParquetCall{
+		out:   abiOutput{(*cSchema)(unsafe.Pointer(outSchema)), (*cArray)(unsafe.Pointer(outArray))},
+		alloc: outAlloc,
+	}
+	if outInfoJSON != nil {
+		*outInfoJSON = nil
+	}
+	if outError != nil {
+		*outError = nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			status = statusInternal
+			setString(outError, panicMessage(r))
+		}
+	}()
+	if path != nil {
+		p := C.GoString((*C.char)(unsafe.Pointer(path)))
+		call.path = &p
+	}
+	if optionsJSON != nil {
+		call.options = []byte(C.GoString((*C.char)(unsafe.Pointer(optionsJSON))))
+	}
+	code, info, msg := call.do()
+	if code != statusOK {
+		setString(outError, msg)
+		return C.int32_t(code)
+	}
+	if outInfoJSON != nil {
+		*outInfoJSON = C.CString(string(info))
+	}
+	return statusOK
+}
+
+//export gonmf_write_parquet
+func gonmf_write_parquet(
+	path *C.gonmf_cchar,
+	schema *C.struct_ArrowSchema, array *C.struct_ArrowArray,
+	optionsJSON *C.gonmf_cchar, outError **C.char,
+) (status C.int32_t) {
+	call := &writeParquetCall{
+		in: abiInput{"record batch", (*cSchema)(unsafe.Pointer(schema)), (*cArray)(unsafe.Pointer(array))},
+	}
+	if outError != nil {
+		*outError = nil
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			call.in.release()
+			status = statusInternal
+			setString(outError, panicMessage(r))
+		}
+	}()
+	if path != nil {
+		p := C.GoString((*C.char)(unsafe.Pointer(path)))
+		call.path = &p
+	}
+	if optionsJSON != nil {
+		call.options = []byte(C.GoString((*C.char)(unsafe.Pointer(optionsJSON))))
+	}
+	code, msg := call.do()
+	if code != statusOK {
+		setString(outError, msg)
+	}
+	return C.int32_t(code)
 }

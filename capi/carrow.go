@@ -6,6 +6,10 @@ import (
 	"github.com/apache/arrow/go/v17/arrow/cdata"
 )
 
+// maxSchemaChildren bounds the children a schema may claim before we trust it
+// (1M columns; the largest real gene tables have tens of thousands).
+const maxSchemaChildren = 1 << 20
+
 // cArray and cSchema mirror struct ArrowArray and struct ArrowSchema field by
 // field (the sizes are asserted against the C definitions in cabi.go). Reading
 // the C structs through these mirrors keeps validation free of cgo, so tests
@@ -97,6 +101,11 @@ func readSchema(s *cSchema) (schemaInfo, error) {
 	if s.nChildren < 0 || (s.nChildren > 0 && s.children == nil) {
 		return info, invalidf("ArrowSchema %q has %d children but children is NULL", info.format, s.nChildren)
 	}
+	// A lying n_children must not become a huge allocation (Go's out-of-memory
+	// is fatal); no real table has more than a few million columns.
+	if s.nChildren > maxSchemaChildren {
+		return info, invalidf("ArrowSchema %q claims %d children (more than %d)", info.format, s.nChildren, maxSchemaChildren)
+	}
 	info.children = make([]schemaInfo, s.nChildren)
 	for i := range info.children {
 		c := s.child(i)
@@ -131,12 +140,44 @@ func readSchemaNode(s *cSchema, top bool) (schemaInfo, error) {
 
 // arrowTypeName asks cdata for the type's name; a schema it chokes on (it
 // trusts what it reads) only costs us the nicer name, not the call.
+//
+// cdata's import releases every node it imports. Here that would release the
+// schema readSchema is still reading (for a top-level list, its children are
+// then read from freed memory) or a child schema, which only the producer's
+// release of the top may do. So the release callbacks are hidden (set to
+// NULL, which cdata takes for "already released") while cdata looks, and put
+// back after.
 func arrowTypeName(s *cSchema) (name string, ok bool) {
+	var hidden []*cSchema
+	var releases []unsafe.Pointer
+	// hide reports false for what cdata cannot import without crashing (a
+	// NULL child: its deferred release of NULL faults in C) or that is
+	// unreasonably large.
+	var hide func(n *cSchema, depth int) bool
+	hide = func(n *cSchema, depth int) bool {
+		if n == nil || depth > 64 || len(hidden) >= 1<<16 || n.nChildren > 1<<16 || (n.nChildren > 0 && n.children == nil) {
+			return false
+		}
+		hidden, releases = append(hidden, n), append(releases, n.release)
+		n.release = nil
+		for i := 0; i < int(n.nChildren); i++ {
+			if !hide(n.child(i), depth+1) {
+				return false
+			}
+		}
+		return n.dictionary == nil || hide(n.dictionary, depth+1)
+	}
 	defer func() {
+		for i := len(hidden) - 1; i >= 0; i-- { // reverse: a node met twice gets its own back
+			hidden[i].release = releases[i]
+		}
 		if recover() != nil {
 			name, ok = "", false
 		}
 	}()
+	if !hide(s, 0) {
+		return "", false
+	}
 	f, err := cdata.ImportCArrowField(s.cdata())
 	if err != nil {
 		return "", false

@@ -322,7 +322,13 @@ func hasNulls(a *cArray, from, count int64) (bool, error) {
 		if a.nullCount > 0 {
 			return false, invalidf("array with null_count %d has a NULL validity buffer", a.nullCount)
 		}
-		return false, nil // null_count -1 (unknown) and no bitmap: no nulls
+		// null_count -1 (unknown) and no bitmap: no nulls. Say so in the
+		// struct (moved to us): cdata v17 refuses -1 without a bitmap, and
+		// its error path then frees structs it does not own (a child, or the
+		// moved top twice), which aborts the process. The spec allows a NULL
+		// bitmap only with null_count 0 anyway.
+		a.nullCount = 0
+		return false, nil
 	}
 	return countSet((*byte)(validity), from, count) != count, nil
 }

@@ -106,15 +106,57 @@ const char* gonmf_version(void);
  *                    fixed_size_list<float>[k] / fixed_size_list<float>[n_features]
  *                    (NULL when absent). Used with init "custom", and H with
  *                    update_H = false.
- * params_json        a JSON object of parameters: see README "C ABI"; unknown
- *                    keys are an error. NULL means all defaults.
+ * params_json        a JSON object of parameters (below); unknown keys are an
+ *                    error (GONMF_ERR_VALUE), keys are case-sensitive, and a
+ *                    JSON null is refused except where noted. NULL means all
+ *                    defaults.
  * control            optional (NULL allowed): cancel flag and progress.
- * out_w_*            W as fixed_size_list<float>[k] of n_samples rows.
- * out_h_*            H as fixed_size_list<float>[n_features] of k rows; may be
- *                    NULL when the caller does not want H.
- * out_info_json      on GONMF_OK: a JSON object (n_iter, reconstruction_err,
- *                    converged, copied_input, ...). May be NULL.
+ * out_w_*            W as fixed_size_list<float>[k] of n_samples rows. Both
+ *                    must be non-NULL and zero-initialised (release == NULL).
+ * out_h_*            H as fixed_size_list<float>[n_features] of k rows. Both
+ *                    NULL (the caller does not want H) or both non-NULL and
+ *                    zero-initialised; one NULL and one not is an error.
+ * out_info_json      on GONMF_OK: a JSON object (below). May be NULL.
  * out_error          on failure: a message. May be NULL.
+ *
+ * *out_info_json and *out_error are set to NULL on entry (when the pointers
+ * are non-NULL), so a caller never sees a stale value; on return at most one
+ * of them is set. Output structs are written only on GONMF_OK.
+ *
+ * params_json keys (scikit-learn's NMF parameters, same meaning and defaults):
+ *   "n_components"  integer >= 1, null (n_features) or "auto" (default: from
+ *                   H when H is used, else n_features)
+ *   "init"          null (default: sklearn's rule, nndsvda when k <= min(n, m)
+ *                   else random), "random", "nndsvd", "nndsvda", "nndsvdar",
+ *                   "custom" (uses w_* and h_*)
+ *   "solver"        "cd" (default) or "mu"
+ *   "beta_loss"     number: 2 frobenius (default), 1 kullback-leibler,
+ *                   0 itakura-saito (the caller maps names to numbers)
+ *   "tol"           number >= 0, default 1e-4
+ *   "max_iter"      integer >= 1, default 200
+ *   "alpha_W"       number >= 0, default 0
+ *   "alpha_H"       number >= 0, default 0 (the caller resolves "same")
+ *   "l1_ratio"      number in [0, 1], default 0
+ *   "shuffle"       boolean, default false
+ *   "update_H"      boolean, default true; false keeps H fixed (transform)
+ *   "verbose"       integer or boolean, default 0
+ *   "random_state"  null (seed 0), an integer seed in [0, 2**32 - 1], or a
+ *                   numpy RandomState state object {"keys": [624 integers],
+ *                   "pos": int, "has_gauss": 0|1, "cached_gaussian": number}
+ *
+ * out_info_json fields:
+ *   "n_iter"              iterations run (sklearn's n_iter_)
+ *   "reconstruction_err"  sklearn's reconstruction_err_ (||X - WH||_F for
+ *                         beta_loss 2), null when not finite
+ *   "converged"           true when tol was reached before max_iter
+ *   "copied_input"        true when X had to be copied (non-adjacent struct
+ *                         columns, mixed float32/float64, misaligned values)
+ *   "n_components"        k actually used
+ *   "dtype"               "float32" or "float64" (of X, W and H)
+ *   "layout"              "row_major" or "col_major": how the engine saw X
+ *   "random_state"        present when a state object was passed: the state
+ *                         after the fit, in the same form, so the caller can
+ *                         advance its RandomState as sklearn would
  *
  * Returns GONMF_OK or a GONMF_ERR_* code.
  */
@@ -125,6 +167,73 @@ int32_t gonmf_fit(struct ArrowSchema* x_schema, struct ArrowArray* x_array,
                   struct ArrowSchema* out_w_schema, struct ArrowArray* out_w_array,
                   struct ArrowSchema* out_h_schema, struct ArrowArray* out_h_array,
                   char** out_info_json, char** out_error);
+
+/*
+ * Read a Parquet file into one record batch.
+ *
+ * path           file name (bytes as given to open(2)); non-NULL.
+ * options_json   a JSON object, or NULL for defaults; unknown keys are an error:
+ *                  "id_column"  name of a column kept as is (typically utf8 or
+ *                               large_utf8) and placed FIRST; null (default):
+ *                               no id column
+ *                  "columns"    list of column names to read, in this order;
+ *                               null (default): every column but the id and
+ *                               pandas index columns (__index_level_0__ ...)
+ *                  "dtype"      "float64" (default) or "float32"
+ * out_schema/    receive a struct array (record batch): [id] + the float
+ * out_array      columns. Both non-NULL and zero-initialised. The float
+ *                columns have no validity bitmap: nulls and NaN are both NaN.
+ *                Their data buffers are slices of ONE malloc'ed column-major
+ *                block (column j starts j * n_rows values after column 0), so
+ *                passing the float columns to gonmf_fit reads them in place.
+ *                Integer columns are converted; any other type among the
+ *                columns read (strings, dates, lists...) is GONMF_ERR_VALUE
+ *                naming the column. Release the array to free everything.
+ * out_info_json  on GONMF_OK (may be NULL): {"n_rows", "n_columns" (float
+ *                columns, the id not counted), "id_column" (name or null),
+ *                "nan_columns" (names of float columns holding NaN or nulls),
+ *                "dtype", "index_columns" (pandas index columns left out)}.
+ * out_error      on failure (may be NULL): a message. File system errors read
+ *                like Python's OSError, "[Errno 2] No such file or directory:
+ *                '<path>'", so the caller can map the errno; a file that is not
+ *                Parquet gives "Could not open Parquet input source '<path>': ...",
+ *                a corrupt one GONMF_ERR_VALUE "... cannot decode it (corrupt
+ *                file?): ..." (decoder panics are recovered; the footer's
+ *                lengths and its ARROW:schema entry are vetted before use; a
+ *                corrupt page header can still make a reading thread allocate
+ *                up to the 2 GiB a Parquet page size allows before it fails).
+ *
+ * *out_info_json and *out_error are set to NULL on entry. Columns are decoded
+ * by at most GOMAXPROCS threads, one column chunk at a time, whatever the
+ * number of columns. Returns GONMF_OK, GONMF_ERR_VALUE, GONMF_ERR_MEMORY (the
+ * block cannot be allocated) or GONMF_ERR_INTERNAL.
+ */
+int32_t gonmf_read_parquet(const char* path, const char* options_json,
+                           struct ArrowSchema* out_schema, struct ArrowArray* out_array,
+                           char** out_info_json, char** out_error);
+
+/*
+ * Write a record batch to a Parquet file (one row group per 64 Mi rows, the
+ * Arrow schema stored so that pyarrow reads back the same types).
+ *
+ * path           file name; non-NULL. Created or truncated; removed again if
+ *                the write fails.
+ * schema/array   a struct array (record batch, no null rows) of boolean,
+ *                integer, float32/float64, utf8/large_utf8 or binary columns;
+ *                other types are GONMF_ERR_TYPE. MOVED in like gonmf_fit's
+ *                inputs: released on every path, success or not.
+ * options_json   a JSON object, or NULL for defaults:
+ *                  "compression"  "snappy", "gzip", "zstd", "brotli", "none" or
+ *                                 null (= "none"); default gzip when path ends
+ *                                 in ".gz", else snappy
+ * out_error      on failure (may be NULL; set to NULL on entry): a message,
+ *                OSError-like for file system errors as for gonmf_read_parquet.
+ *
+ * Returns GONMF_OK or a GONMF_ERR_* code.
+ */
+int32_t gonmf_write_parquet(const char* path, struct ArrowSchema* schema,
+                            struct ArrowArray* array, const char* options_json,
+                            char** out_error);
 
 /* Free a string returned by this library. NULL is allowed. */
 void gonmf_free_string(char* s);

@@ -19,6 +19,8 @@
 # Arrow buffers, C strings and cdata's export structs are malloc'ed, so an
 # output that is never released, or a string never freed, is "definitely
 # lost" and fails the run (verified by deleting one release from the test).
+# A new Go-side "Syscall param X(y) points to unaddressable byte(s)" only needs
+# one more entry in valgrind.supp (valgrind matches that line literally).
 # Not checked by valgrind: Go code reading freed C memory; the Go tests cover
 # buffer lifetimes with mallocator byte counts instead.
 # GONMF_C_CHECKER=asan builds the C side with -fsanitize=address and loads the
