@@ -90,12 +90,19 @@ type schemaInfo struct {
 	dictionary   bool
 	children     []schemaInfo
 	typeName     string // arrow/go's name for the type, for error messages
+	// extName and extMeta are the field metadata ARROW:extension:name and
+	// ARROW:extension:metadata of the top level (a canonical extension type,
+	// which arrow/go v17 does not know, such as arrow.fixed_shape_tensor).
+	extName, extMeta string
 }
 
 // readSchema copies s and its direct children. The caller releases s.
 func readSchema(s *cSchema) (schemaInfo, error) {
 	info, err := readSchemaNode(s, true)
 	if err != nil {
+		return info, err
+	}
+	if info.extName, info.extMeta, err = readExtension(s.metadata); err != nil {
 		return info, err
 	}
 	if s.nChildren < 0 || (s.nChildren > 0 && s.children == nil) {
@@ -183,4 +190,51 @@ func arrowTypeName(s *cSchema) (name string, ok bool) {
 		return "", false
 	}
 	return f.Type.String(), true
+}
+
+// maxMetadata bounds the metadata we read (keys, values and their count).
+const maxMetadata = 1 << 20
+
+// readExtension reads the ARROW:extension:name and ARROW:extension:metadata
+// entries of an ArrowSchema's metadata: an int32 count of pairs, then for each
+// pair an int32 length and the key's bytes, an int32 length and the value's
+// bytes (native byte order, no terminator). Other keys are skipped.
+func readExtension(md *byte) (name, meta string, err error) {
+	if md == nil {
+		return "", "", nil
+	}
+	p := unsafe.Pointer(md)
+	off := 0
+	readInt := func() (int, error) {
+		v := *(*int32)(unsafe.Add(p, off))
+		off += 4
+		if v < 0 || int(v) > maxMetadata || off+int(v) > maxMetadata {
+			return 0, invalidf("ArrowSchema metadata has a bad length %d", v)
+		}
+		return int(v), nil
+	}
+	pairs, err := readInt()
+	if err != nil {
+		return "", "", err
+	}
+	for range pairs {
+		kl, err := readInt()
+		if err != nil {
+			return "", "", err
+		}
+		key := string(unsafe.Slice((*byte)(unsafe.Add(p, off)), kl))
+		off += kl
+		vl, err := readInt()
+		if err != nil {
+			return "", "", err
+		}
+		switch key {
+		case "ARROW:extension:name":
+			name = string(unsafe.Slice((*byte)(unsafe.Add(p, off)), vl))
+		case "ARROW:extension:metadata":
+			meta = string(unsafe.Slice((*byte)(unsafe.Add(p, off)), vl))
+		}
+		off += vl
+	}
+	return name, meta, nil
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -124,6 +126,8 @@ func planX(s schemaInfo, a *cArray) (xPlan, error) {
 	switch {
 	case s.format == "+s" && !s.dictionary:
 		return planStruct(s, a)
+	case isFixedSizeList(s.format) && !s.dictionary && s.extName == tensorExtension:
+		return planTensor(s, a)
 	case isFixedSizeList(s.format) && !s.dictionary:
 		return planFixedSizeList(s, a)
 	}
@@ -227,6 +231,101 @@ func planFixedSizeList(s schemaInfo, a *cArray) (xPlan, error) {
 	p.cols = []column{{dt: p.dt, ptr: ptr}}
 	p.view = matrix{dt: p.dt, rows: n, cols: m, stride: m, data: ptr}
 	p.zeroCopy = aligned(ptr, p.dt.size())
+	return p, nil
+}
+
+// tensorExtension is the canonical extension name of a fixed_size_list that
+// holds tensors of one shape.
+const tensorExtension = "arrow.fixed_shape_tensor"
+
+// tensorMeta is the JSON of ARROW:extension:metadata for fixed_shape_tensor.
+// shape is the physical (row-major) shape of each tensor; permutation maps
+// logical dimension i to physical dimension permutation[i], so a logical
+// n x m matrix stored column by column has shape [m, n] and permutation [1, 0].
+type tensorMeta struct {
+	Shape       *[]int64 `json:"shape"`
+	Permutation []int    `json:"permutation"`
+	DimNames    []string `json:"dim_names"`
+}
+
+// planTensor plans an arrow.fixed_shape_tensor X: n tensors of shape [m]
+// (the rows of X, as a plain fixed_size_list), or one tensor of shape
+// [n, m] (row-major) or, with permutation [1, 0], physical shape [m, n]
+// read as the n x m column-major matrix.
+func planTensor(s schemaInfo, a *cArray) (xPlan, error) {
+	var p xPlan
+	bad := func(why string) error {
+		return valueErrorf("X is an %s array with invalid metadata %q: %s", tensorExtension, s.extMeta, why)
+	}
+	var md tensorMeta
+	if err := json.Unmarshal([]byte(s.extMeta), &md); err != nil {
+		return p, bad(err.Error())
+	}
+	if md.Shape == nil {
+		return p, bad("no shape")
+	}
+	shape := *md.Shape
+	size, err := listSize(s.format)
+	if err != nil {
+		return p, err
+	}
+	total := int64(1)
+	for _, d := range shape {
+		if d < 0 || d > math.MaxInt32 {
+			return p, bad(fmt.Sprintf("dimension %d", d))
+		}
+		total *= d // at most 2 dimensions get this far with a product checked below
+		if total > math.MaxInt32 {
+			return p, bad("the shape is larger than the list size")
+		}
+	}
+	if total != int64(size) {
+		return p, bad(fmt.Sprintf("shape %v holds %d values, the list size is %d", shape, total, size))
+	}
+	if md.DimNames != nil && len(md.DimNames) != len(shape) {
+		return p, bad("dim_names does not match the shape")
+	}
+	perm := md.Permutation
+	if perm != nil && len(perm) != len(shape) {
+		return p, bad("permutation does not match the shape")
+	}
+	switch len(shape) {
+	case 1:
+		if perm != nil && perm[0] != 0 {
+			return p, bad("permutation is not a permutation of [0]")
+		}
+		return planFixedSizeList(s, a) // n tensors of shape [m]: the rows
+	case 2:
+	default:
+		return p, valueErrorf("NMF needs a 2-D matrix: a %s X must hold n tensors of shape (m,) or one tensor of shape (n, m), got tensors of %d dimensions", tensorExtension, len(shape))
+	}
+	colMajor := false
+	switch {
+	case perm == nil || (perm[0] == 0 && perm[1] == 1):
+	case perm[0] == 1 && perm[1] == 0:
+		colMajor = true
+	default:
+		return p, bad("permutation is not a permutation of [0, 1]")
+	}
+	if a.length != 1 {
+		return p, valueErrorf("NMF needs a 2-D matrix: a %s X of 2-D tensors must hold exactly one, got %d of shape %v", tensorExtension, a.length, shape)
+	}
+	n, m := int(shape[0]), int(shape[1])
+	if colMajor {
+		n, m = m, n
+	}
+	if err := checkEmpty(n, m); err != nil {
+		return p, err
+	}
+	if p, err = planFixedSizeList(s, a); err != nil {
+		return p, err
+	}
+	p.n, p.m = n, m
+	if colMajor {
+		p.view = matrix{dt: p.dt, rows: n, cols: m, stride: n, colMajor: true, data: p.view.data}
+	} else {
+		p.view = matrix{dt: p.dt, rows: n, cols: m, stride: m, data: p.view.data}
+	}
 	return p, nil
 }
 
@@ -385,13 +484,18 @@ func uniformStride(ptrs []unsafe.Pointer, n int, size int64) (int, bool) {
 }
 
 // copyX copies X into dst, a column-major n x m buffer of p.dt (struct X) or
-// a row-major one (fixed_size_list X with misaligned values). Bytes are
+// one in the view's layout (fixed_size_list or tensor X with misaligned
+// values). Bytes are
 // copied, so source alignment does not matter.
 func copyX(p xPlan, dst unsafe.Pointer) matrix {
 	if p.arrowType.ID() == arrow.FIXED_SIZE_LIST {
+		// One contiguous run of values, copied as it is: the copy keeps the
+		// view's layout (row-major, or column-major for a permuted tensor).
 		nbytes := int64(p.n) * int64(p.m) * p.dt.size()
 		copy(unsafe.Slice((*byte)(dst), nbytes), unsafe.Slice((*byte)(p.cols[0].ptr), nbytes))
-		return matrix{dt: p.dt, rows: p.n, cols: p.m, stride: p.m, data: dst}
+		v := p.view
+		v.data = dst
+		return v
 	}
 	colBytes := int64(p.n) * p.dt.size()
 	var scratch []float32

@@ -2,6 +2,8 @@ package nmf
 
 import (
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
 )
@@ -68,7 +70,7 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 		if p.Shuffle {
 			perm = rng.Permutation(k)
 		}
-		violation := float64(cdUpdate(s.w, s.n, k, s.gramBuf, s.prodW, T(reg.l1W), T(reg.l2W), perm))
+		violation := float64(cdUpdate(s.w, s.n, k, s.gramBuf, s.prodW, T(reg.l1W), T(reg.l2W), perm, nil))
 		if p.UpdateH {
 			// Update H given W, by symmetry on Xᵀ ≈ Hᵀ Wᵀ.
 			gram(s.w, s.n, k, s.gramBuf)
@@ -76,7 +78,7 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 			if p.Shuffle {
 				perm = rng.Permutation(k)
 			}
-			violation += float64(cdUpdate(s.ht, s.m, k, s.gramBuf, s.prodH, T(reg.l1H), T(reg.l2H), perm))
+			violation += float64(cdUpdate(s.ht, s.m, k, s.gramBuf, s.prodH, T(reg.l1H), T(reg.l2H), perm, nil))
 		}
 		if nIter == 1 {
 			violationInit = violation
@@ -104,8 +106,22 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 //
 // skipping the step when G[t,t] = 0. It returns the sum over the visited
 // coordinates of |projected gradient| (g, or min(g, 0) where A[i,t] = 0),
-// accumulated in T as the Cython kernel does. G and P are modified.
-func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int) T {
+// accumulated in T as the Cython kernel does. G and P are modified. pg is
+// scratch space of at least rows·k elements, or nil: then the projected
+// gradient of coordinate (i, t) is kept in P[i,t], which its step is the
+// last to read, and no buffer beyond P is needed (m x k for H).
+//
+// The arithmetic is the Cython kernel's, operation for operation: each g is
+// summed in the same order (-P[i,t], then r = 0..k-1) and the violation in
+// the kernel's order (t-major, then i), so the results are bitwise those of
+// its loop. Only the schedule differs, which is free because the rows of A
+// are independent given G and P (the step of A[i,t] reads and writes row i
+// only): cdRows takes four rows at a time through all of perm, so that they
+// stay in L1 and their four gradients are four independent dependency
+// chains, and stores the |projected gradients| in pg to be added up in the
+// kernel's order afterwards; large blocks are split by rows over GOMAXPROCS
+// goroutines.
+func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
 	if l2 != 0 {
 		for t := range k {
 			g[t*k+t] += l2
@@ -116,29 +132,115 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int) T 
 			prod[i] -= l1
 		}
 	}
+	if pg != nil {
+		pg = pg[:rows*k]
+	}
+	workers := min(runtime.GOMAXPROCS(0), rows/cdMinRows)
+	if rows*k*k < cdParallelWork {
+		workers = 1
+	}
+	if workers <= 1 {
+		cdRows(a, 0, rows, k, g, prod, perm, pg, rows)
+	} else {
+		var wg sync.WaitGroup
+		for w := range workers {
+			r0, r1 := w*rows/workers, (w+1)*rows/workers
+			wg.Go(func() { cdRows(a, r0, r1, k, g, prod, perm, pg, rows) })
+		}
+		wg.Wait()
+	}
 	var violation T
-	for _, t := range perm {
-		gt := g[t*k : t*k+k]
-		hess := gt[t]
-		for i := range rows {
-			ai := a[i*k : i*k+k]
+	if pg == nil {
+		// P[i,t] is |projected gradient| of coordinate (i, t): the same
+		// values, added in the same order.
+		for _, t := range perm {
+			for i := range rows {
+				violation += prod[i*k+t]
+			}
+		}
+		return violation
+	}
+	// pg[s*rows+i] is |projected gradient| of coordinate (i, perm[s]).
+	for _, v := range pg[:len(perm)*rows] {
+		violation += v
+	}
+	return violation
+}
+
+// Row splitting of cdUpdate: only when a sweep has at least cdParallelWork
+// multiply-adds (rows·k²), and at least cdMinRows rows per goroutine.
+const (
+	cdParallelWork = 1 << 15
+	cdMinRows      = 64
+)
+
+// cdRows runs the sweep of cdUpdate on rows [r0, r1) of A, storing
+// |projected gradient| of coordinate (i, perm[s]) in pg[s*ld+i], or, when
+// pg is nil, in prod[i*k+perm[s]] (read for the last time by that step).
+func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+	i := r0
+	for ; i+4 <= r1; i += 4 {
+		a0 := a[i*k : i*k+k]
+		a1 := a[(i+1)*k : (i+1)*k+k]
+		a2 := a[(i+2)*k : (i+2)*k+k]
+		a3 := a[(i+3)*k : (i+3)*k+k]
+		p0, p1, p2, p3 := prod[i*k:i*k+k], prod[(i+1)*k:(i+1)*k+k], prod[(i+2)*k:(i+2)*k+k], prod[(i+3)*k:(i+3)*k+k]
+		for s, t := range perm {
+			gt := g[t*k : t*k+k]
+			a0, a1, a2, a3 := a0[:len(gt)], a1[:len(gt)], a2[:len(gt)], a3[:len(gt)]
+			g0, g1, g2, g3 := -p0[t], -p1[t], -p2[t], -p3[t]
+			for r, v := range gt {
+				g0 += v * a0[r]
+				g1 += v * a1[r]
+				g2 += v * a2[r]
+				g3 += v * a3[r]
+			}
+			hess := gt[t]
+			if pg == nil {
+				p0[t] = abs(cdStep(a0, t, g0, hess))
+				p1[t] = abs(cdStep(a1, t, g1, hess))
+				p2[t] = abs(cdStep(a2, t, g2, hess))
+				p3[t] = abs(cdStep(a3, t, g3, hess))
+				continue
+			}
+			q := pg[s*ld+i : s*ld+i+4]
+			q[0] = abs(cdStep(a0, t, g0, hess))
+			q[1] = abs(cdStep(a1, t, g1, hess))
+			q[2] = abs(cdStep(a2, t, g2, hess))
+			q[3] = abs(cdStep(a3, t, g3, hess))
+		}
+	}
+	for ; i < r1; i++ {
+		ai := a[i*k : i*k+k]
+		for s, t := range perm {
+			gt := g[t*k : t*k+k]
+			ai := ai[:len(gt)]
 			grad := -prod[i*k+t]
-			for r, v := range ai {
-				grad += gt[r] * v
+			for r, v := range gt {
+				grad += v * ai[r]
 			}
-			pg := grad
-			if ai[t] == 0 {
-				pg = min(grad, 0)
-			}
-			violation += abs(pg)
-			if hess != 0 {
-				if v := ai[t] - grad/hess; v > 0 {
-					ai[t] = v
-				} else {
-					ai[t] = 0
-				}
+			if pg == nil {
+				prod[i*k+t] = abs(cdStep(ai, t, grad, gt[t]))
+			} else {
+				pg[s*ld+i] = abs(cdStep(ai, t, grad, gt[t]))
 			}
 		}
 	}
-	return violation
+}
+
+// cdStep applies the coordinate step to ai[t] given its gradient and
+// Hessian and returns the projected gradient (taken before the step).
+func cdStep[T Float](ai []T, t int, grad, hess T) T {
+	pg := grad
+	if ai[t] == 0 {
+		pg = min(grad, 0)
+	}
+	if hess != 0 {
+		if v := ai[t] - grad/hess; v > 0 {
+			ai[t] = v
+		} else {
+			ai[t] = 0
+		}
+	}
+	return pg
 }

@@ -3,6 +3,7 @@ package nmf
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
 )
@@ -65,11 +66,11 @@ func mean[T Float](x Dense[T]) float64 {
 // init must already be resolved (not "" or "custom") and valid for k.
 func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []T) {
 	n, m := x.Rows, x.Cols
-	w = make([]T, n*k)
-	h = make([]T, k*m)
 	xmean := T(mean(x)) // numpy's X.mean() has X's dtype
 
 	if init == "random" {
+		w = make([]T, n*k)
+		h = make([]T, k*m)
 		avg := T(math.Sqrt(float64(xmean / T(k))))
 		rng := rs.get()
 		g := make([]float64, max(k*m, n*k))
@@ -94,26 +95,29 @@ func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []
 	}
 	svd := randomizedSVD(x64, k, rs.get())
 
-	w64 := make([]float64, n*k)
-	h64 := make([]float64, k*m)
+	// W and H are built in place of U (n x k) and Vᵀ (k x m): every entry
+	// of column j of W (row j of H) is a function of that entry and of
+	// norms of the same column (row), computed first. For float64 they are
+	// then returned as they are, so the start costs no buffer beyond the SVD.
+	w64, h64 := svd.U, svd.Vt
 	s0 := math.Sqrt(svd.S[0])
 	for i := range n {
-		w64[i*k] = s0 * math.Abs(svd.U[i*k])
+		w64[i*k] = s0 * math.Abs(w64[i*k])
 	}
 	for i := range m {
-		h64[i] = s0 * math.Abs(svd.Vt[i])
+		h64[i] = s0 * math.Abs(h64[i])
 	}
 	for j := 1; j < k; j++ {
 		var xp, xn, yp, yn float64 // squared norms of the parts
 		for i := range n {
-			if v := svd.U[i*k+j]; v > 0 {
+			if v := w64[i*k+j]; v > 0 {
 				xp += v * v
 			} else {
 				xn += v * v
 			}
 		}
 		for i := range m {
-			if v := svd.Vt[j*m+i]; v > 0 {
+			if v := h64[j*m+i]; v > 0 {
 				yp += v * v
 			} else {
 				yn += v * v
@@ -129,14 +133,20 @@ func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []
 			// Both products vanish (u or v one-signed against the other);
 			// scikit-learn would divide 0/0 here and start from NaN. An
 			// all-zero component is the meaningful limit.
+			for i := range n {
+				w64[i*k+j] = 0
+			}
+			for i := range m {
+				h64[j*m+i] = 0
+			}
 			continue
 		}
 		lbd := math.Sqrt(svd.S[j] * sigma)
 		for i := range n {
-			w64[i*k+j] = lbd * (math.Max(sign*svd.U[i*k+j], 0) / xnrm)
+			w64[i*k+j] = lbd * (math.Max(sign*w64[i*k+j], 0) / xnrm)
 		}
 		for i := range m {
-			h64[j*m+i] = lbd * (math.Max(sign*svd.Vt[j*m+i], 0) / ynrm)
+			h64[j*m+i] = lbd * (math.Max(sign*h64[j*m+i], 0) / ynrm)
 		}
 	}
 	const eps = 1e-6
@@ -144,13 +154,22 @@ func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []
 		if v < eps {
 			w64[i] = 0
 		}
-		w[i] = T(w64[i])
 	}
 	for i, v := range h64 {
 		if v < eps {
 			h64[i] = 0
 		}
-		h[i] = T(h64[i])
+	}
+	if isF32[T]() {
+		w, h = make([]T, n*k), make([]T, k*m)
+		for i, v := range w64 {
+			w[i] = T(v)
+		}
+		for i, v := range h64 {
+			h[i] = T(v)
+		}
+	} else {
+		w, h = fromF64[T](w64), fromF64[T](h64)
 	}
 
 	switch init {
@@ -181,6 +200,15 @@ func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []
 		panic(fmt.Sprintf("nmf: initialize called with init %q", init))
 	}
 	return w, h
+}
+
+// fromF64 reinterprets a []float64 as a []T of the same width (T is float64
+// or a type defined on it); the inverse of as64.
+func fromF64[T Float](s []float64) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*T)(unsafe.Pointer(&s[0])), len(s))
 }
 
 func abs[T Float](v T) T {

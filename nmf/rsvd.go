@@ -47,28 +47,32 @@ func randomizedSVD(x Dense[float64], k int, rng *mtrand.RandomState) svdResult {
 	if transpose {
 		p, q = m, n
 	}
-	// mul computes C = op(M) Y with op(M) = M (tr false) or Mᵀ, Y row-major
-	// (cols(op M) x c). It returns C (rows(op M) x c).
-	mul := func(tr bool, y []float64, c int) []float64 {
+	// mul computes out = op(M) Y with op(M) = M (tr false) or Mᵀ, Y row-major
+	// (cols(op M) x c), out row-major (rows(op M) x c). The range finder
+	// alternates between two buffers, p x l and q x l, allocated once: Y and
+	// Q share one (the QR is done in place), so no iterate is allocated.
+	mul := func(tr bool, y []float64, c int, out []float64) []float64 {
 		r, inner := p, q
 		if tr {
 			r, inner = q, p
 		}
-		out := make([]float64, r*c)
+		out = out[:r*c]
 		gemm(tr != mT, false, r, c, inner, 1, x.Data, ld, y, c, 0, out, c)
 		return out
 	}
+	bufP := make([]float64, p*l) // M Q, then its Q
+	bufQ := make([]float64, q*l) // Ω, then Mᵀ Q and its Q
 
-	omega := make([]float64, q*l)
+	omega := bufQ[:q*l]
 	rng.StandardNormal(omega)
 
-	Q, c := orth(mul(false, omega, l), p, l)
+	Q, c := orth(mul(false, omega, l, bufP), p, l)
 	for range iters {
-		Q, c = orth(mul(true, Q, c), q, c)
-		Q, c = orth(mul(false, Q, c), p, c)
+		Q, c = orth(mul(true, Q, c, bufQ), q, c)
+		Q, c = orth(mul(false, Q, c, bufP), p, c)
 	}
 	// Bᵀ = Mᵀ Q (q x c); B = Qᵀ M (c x q).
-	bt := mul(true, Q, c)
+	bt := mul(true, Q, c, bufQ)
 	b := make([]float64, c*q)
 	for i := range q {
 		for j := range c {
@@ -88,42 +92,36 @@ func randomizedSVD(x Dense[float64], k int, rng *mtrand.RandomState) svdResult {
 	// Gesvd reports non-convergence only for non-finite input, which Fit
 	// has rejected; its partial result would still be a usable start.
 	lapack64.Gesvd(lapack.SVDStore, lapack.SVDStore, bg, ug, vg, s, work, len(work))
-	u := make([]float64, p*r) // U = Q Û
-	gemm(false, false, p, r, c, 1, Q, c, uhat, r, 0, u, r)
 
-	// svd_flip: make the largest-magnitude entry of each column of U (or,
-	// after a transpose, each row of Vᵀ) positive. The first maximum wins.
-	for j := range r {
-		var sign float64
-		if !transpose {
-			sign = signOfMaxAbs(u, j, r, p)
-		} else {
-			sign = signOfMaxAbs(vt[j*q:], 0, 1, q)
-		}
-		if sign < 0 {
-			for i := range p {
-				u[i*r+j] = -u[i*r+j]
-			}
-			for i := range q {
-				vt[j*q+i] = -vt[j*q+i]
-			}
-		}
-	}
-
-	res := svdResult{n: n, m: m, k: k, S: s[:k], U: make([]float64, n*k), Vt: make([]float64, k*m)}
+	// Only the k leading triplets are kept, so only k columns of the p x r
+	// U_M = Q Û are formed, straight into the result: U_X (n x k) when
+	// M = X, Vt_X = (Q Û[:, :k])ᵀ (k x m) when M = Xᵀ.
+	res := svdResult{n: n, m: m, k: k, S: s[:k]}
 	if !transpose {
-		for i := range n {
-			copy(res.U[i*k:i*k+k], u[i*r:i*r+k])
-		}
-		copy(res.Vt, vt[:k*m])
+		res.U = make([]float64, n*k)
+		gemm(false, false, p, k, c, 1, Q, c, uhat, r, 0, res.U, k)
+		res.Vt = vt[: k*m : k*m]
 	} else {
-		// X = Mᵀ = V Σ Uᵀ: U_X = (Vᵀ)ᵀ[:, :k], Vt_X = U[:, :k]ᵀ.
+		res.Vt = make([]float64, k*m)
+		gemm(true, true, k, p, c, 1, uhat, r, Q, c, 0, res.Vt, m)
+		res.U = make([]float64, n*k)
 		for j := range k {
 			for i := range n {
 				res.U[i*k+j] = vt[j*q+i]
 			}
+		}
+	}
+
+	// svd_flip: make the largest-magnitude entry of each column of U_M (or,
+	// after a transpose, each row of Vᵀ_M) positive. The first maximum wins.
+	// Column j of U_X is column j of U_M, or row j of Vᵀ_M after a transpose.
+	for j := range k {
+		if signOfMaxAbs(res.U, j, k, n) < 0 {
+			for i := range n {
+				res.U[i*k+j] = -res.U[i*k+j]
+			}
 			for i := range m {
-				res.Vt[j*m+i] = u[i*r+j]
+				res.Vt[j*m+i] = -res.Vt[j*m+i]
 			}
 		}
 	}

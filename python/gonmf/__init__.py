@@ -8,7 +8,15 @@ processes that fork afterwards.
 from __future__ import annotations
 
 from ._nmf import NMF, non_negative_factorization
+from ._parquet import ParquetMatrix, read_parquet, write_parquet
 
 __version__ = "0.1.0"
 
-__all__ = ["NMF", "__version__", "non_negative_factorization"]
+__all__ = [
+    "NMF",
+    "ParquetMatrix",
+    "__version__",
+    "non_negative_factorization",
+    "read_parquet",
+    "write_parquet",
+]

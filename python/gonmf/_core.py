@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import json
 import math
 import numbers
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -79,16 +81,18 @@ def _restore_random_state(rs: np.random.RandomState, state: dict[str, Any]) -> N
 # ---- the call ---------------------------------------------------------------------------
 
 
-def _call_interruptibly(call: Any, control: GonmfControl, verbose: int = 0) -> tuple[int, bool]:
+def _call_interruptibly(
+    call: Any, control: GonmfControl, reporter: _Reporter | None = None
+) -> tuple[int, bool]:
     """Run ``call()`` (which releases the GIL) so that Ctrl-C cancels it.
 
     In the main thread the call runs in a helper thread while the main thread waits in an
     interruptible loop: a KeyboardInterrupt sets the cancel flag, and we wait for the
     engine to notice (at least once per iteration) before returning. Elsewhere the call
-    runs directly, unless ``verbose`` asks for progress, which the waiting thread prints
-    from the control block (so it reaches sys.stdout, e.g. a Jupyter cell).
+    runs directly, unless a ``reporter`` shows progress, which the waiting thread reads
+    from the control block (so that it reaches sys.stdout or a notebook cell).
     """
-    if threading.current_thread() is not threading.main_thread() and not verbose:
+    if threading.current_thread() is not threading.main_thread() and reporter is None:
         return call(), False
     result: list[int] = []
     failure: list[BaseException] = []
@@ -108,7 +112,6 @@ def _call_interruptibly(call: Any, control: GonmfControl, verbose: int = 0) -> t
     worker = threading.Thread(target=target, name="gonmf-fit", daemon=True)
     worker.start()
     interrupted = False
-    last_reported = 0
     while True:
         try:
             # Wake up regularly: SIGINT may be delivered to one of the Go runtime's threads,
@@ -116,26 +119,109 @@ def _call_interruptibly(call: Any, control: GonmfControl, verbose: int = 0) -> t
             # (KeyboardInterrupt) runs when this thread is back in the interpreter.
             if done.acquire(timeout=0.05):
                 break
-            if verbose:
-                last_reported = _report_progress(control, last_reported)
+            if reporter is not None:
+                reporter.update(control)
         except KeyboardInterrupt:
             control.cancel = 1
             interrupted = True
     worker.join()
-    if verbose:
-        _report_progress(control, last_reported)
     if failure:
         raise failure[0]
     return result[0], interrupted
 
 
-def _report_progress(control: GonmfControl, last: int) -> int:
-    iteration = int(control.iteration)
-    if iteration > last:
+class _Reporter:
+    """Shows the progress of a fit from its control block; the base class prints lines.
+
+    ``update`` is called about every 50 ms while the fit runs, ``close`` once after it.
+    """
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.last = 0
+
+    def update(self, control: GonmfControl) -> None:
+        iteration = int(control.iteration)
+        if iteration > self.last:
+            err = float(control.error)
+            shown = "" if math.isnan(err) else f", error {err:.6g}"
+            print(f"gonmf: iteration {iteration}/{int(control.max_iter)}{shown}", flush=True)
+        self.last = max(iteration, self.last)
+
+    def close(self, control: GonmfControl, status: int | None) -> None:
+        self.update(control)
+
+
+class _BarReporter(_Reporter):
+    """A tqdm progress bar: iterations, the engine's criterion, elapsed and rate.
+
+    The criterion is the loss for 'mu' (computed every 10 iterations) and, for 'cd' and
+    'hals', the projected-gradient ratio that stops the fit when it falls below ``tol``.
+    """
+
+    def __init__(self, params: dict[str, Any], bar_class: Any, file: Any) -> None:
+        super().__init__(params)
+        self.label = "loss" if params.get("solver") == "mu" else "criterion"
+        total = int(params.get("max_iter", 0)) or None
+        self.bar = bar_class(total=total, desc="gonmf", unit="it", file=file, leave=True)
+
+    def update(self, control: GonmfControl) -> None:
+        iteration = int(control.iteration)
+        if iteration <= self.last:
+            return
         err = float(control.error)
-        shown = "" if math.isnan(err) else f", error {err:.6g}"
-        print(f"gonmf: iteration {iteration}/{int(control.max_iter)}{shown}", flush=True)
-    return max(iteration, last)
+        if not math.isnan(err):
+            self.bar.set_postfix_str(f"{self.label}={err:.4g}", refresh=False)
+        self.bar.update(iteration - self.last)
+        self.last = iteration
+
+    def close(self, control: GonmfControl, status: int | None) -> None:
+        self.update(control)
+        if status == _lib.GONMF_OK and self.bar.total and self.bar.n < self.bar.total:
+            self.bar.total = self.bar.n  # converged early: a finished bar, not a failed one
+        elif status == _lib.GONMF_ERR_INTERRUPTED or status is None:
+            self.bar.set_description_str("gonmf (interrupted)", refresh=False)
+        self.bar.close()
+
+
+def _in_jupyter_kernel() -> bool:
+    """Whether this is an IPython kernel (Jupyter), as tqdm.autonotebook decides it."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+        return shell is not None and "IPKernelApp" in shell.config
+    except Exception:  # pragma: no cover - an unusual IPython
+        return False
+
+
+def _make_reporter(params: dict[str, Any]) -> _Reporter | None:
+    """The progress display for ``verbose``: none, a progress bar or printed lines.
+
+    A Jupyter kernel gets tqdm's notebook widget (text on stderr without ipywidgets), a
+    terminal a tqdm bar on stderr; elsewhere (a log file, a pipe, captured output) one
+    line per iteration on stdout.
+    """
+    if not int(params.get("verbose", 0) or 0):
+        return None
+    in_kernel = _in_jupyter_kernel()
+    stderr = sys.stderr
+    try:
+        on_terminal = stderr is not None and stderr.isatty()
+    except (AttributeError, ValueError):  # a closed or unusual stream
+        on_terminal = False
+    if not (in_kernel or on_terminal):
+        return _Reporter(params)
+    try:
+        # tqdm.auto's choice, without its warning when ipywidgets is missing (the
+        # `notebook` extra installs it): the text bar works in a notebook too.
+        if in_kernel and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm.std import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return _Reporter(params)
+    return _BarReporter(params, tqdm, stderr)
 
 
 def run_fit(
@@ -207,7 +293,13 @@ def run_fit(
             )
 
         verbose = int(params.get("verbose", 0) or 0)
-        status, interrupted = _call_interruptibly(call, control, verbose)
+        reporter = _make_reporter(params)
+        status: int | None = None
+        try:
+            status, interrupted = _call_interruptibly(call, control, reporter)
+        finally:
+            if reporter is not None:
+                reporter.close(control, status)
     finally:
         # The library moves its inputs; release whatever it did not take (never on success
         # of a conforming library, but an early error path must not leak).

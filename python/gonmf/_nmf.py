@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, Optional, Union
 
 import numpy as np
 
-from ._arrow import PreparedMatrix, get_feature_names, prepare_matrix
+from ._arrow import PreparedMatrix, fit_info, get_feature_names, prepare_matrix
 from ._base import (
     HAS_SKLEARN,
     BaseEstimator,
@@ -149,7 +149,10 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Mix of the regularisation between L2 (0) and L1 (1).
 
     verbose : int, default=0
-        Verbosity level (the engine reports progress on standard output).
+        Verbosity level. Non-zero shows the progress of the fit (iteration, the
+        solver's loss or stopping criterion, elapsed time): a progress bar on a terminal
+        (standard error) and a widget in a Jupyter notebook (a text bar without
+        ipywidgets), one line per iteration on standard output elsewhere.
 
     shuffle : bool, default=False
         Randomise the order of coordinates in the 'cd' solver.
@@ -176,6 +179,12 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Names of the features seen during :term:`fit`. Defined only when X has feature
         names that are all strings.
 
+    fit_info_ : dict
+        How the last :term:`fit` ran: ``copied_input`` (True when X was copied, by
+        gonmf's conversion or by the engine; zero-copy inputs give False), ``layout``
+        (``"row_major"`` or ``"col_major"``: how the engine read X), ``dtype``,
+        ``n_components``, ``n_iter``, ``converged`` and ``reconstruction_err``.
+
     See Also
     --------
     non_negative_factorization : The same computation as a function.
@@ -196,7 +205,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         n_components: int | Literal["auto"] | None = "auto",
         *,
         init: InitType = None,
-        solver: Literal["cd", "mu"] = "cd",
+        solver: Literal["cd", "mu", "hals"] = "cd",
         beta_loss: BetaLossType = "frobenius",
         tol: float = 1e-4,
         max_iter: int = 200,
@@ -372,6 +381,7 @@ class NMF(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.components_ = H_out
         self.n_iter_ = n_iter
         self._engine_info = info
+        self.fit_info_ = fit_info(info, Xp)
         return W_out
 
     def _fit_transform(
@@ -559,7 +569,7 @@ def non_negative_factorization(
     *,
     init: InitType = None,
     update_H: bool = True,
-    solver: Literal["cd", "mu"] = "cd",
+    solver: Literal["cd", "mu", "hals"] = "cd",
     beta_loss: BetaLossType = "frobenius",
     tol: float = 1e-4,
     max_iter: int = 200,
@@ -663,8 +673,28 @@ def non_negative_factorization(
         verbose=verbose,
         shuffle=shuffle,
     )
-    if not isinstance(update_H, (bool, np.bool_)):
-        raise ValueError(f"update_H must be a bool, got {update_H!r}")
-    est._validate_nmf_params()
+    # scikit-learn validates every argument of the function, in signature order, before
+    # fitting, and names the function in its messages.
+    validate_nmf_params(
+        {
+            "X": X,
+            "W": W,
+            "H": H,
+            "n_components": n_components,
+            "init": init,
+            "update_H": update_H,
+            "solver": solver,
+            "beta_loss": beta_loss,
+            "tol": tol,
+            "max_iter": max_iter,
+            "alpha_W": alpha_W,
+            "alpha_H": alpha_H,
+            "l1_ratio": l1_ratio,
+            "random_state": random_state,
+            "verbose": verbose,
+            "shuffle": shuffle,
+        },
+        "non_negative_factorization",
+    )
     W_out, H_out, n_iter, _ = est._fit_transform(X, W=W, H=H, update_H=bool(update_H))
     return W_out, H_out, n_iter

@@ -56,8 +56,25 @@ def _instance(t: type, name: str) -> _Constraint:
     return _Constraint(lambda v: isinstance(v, t), f"an instance of {name!r}")
 
 
+def _is_arraylike_not_scalar(v: Any) -> bool:
+    arraylike = hasattr(v, "__len__") or hasattr(v, "shape") or hasattr(v, "__array__")
+    return arraylike and not np.isscalar(v)
+
+
+def _is_sparse(v: Any) -> bool:
+    try:
+        import scipy.sparse
+    except ImportError:  # pragma: no cover - scipy comes with scikit-learn
+        return False
+    return bool(scipy.sparse.issparse(v))
+
+
 _NONE = _Constraint(lambda v: v is None, "None")
-_REAL = _Constraint(lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool), "a float")
+# numbers.Real as scikit-learn checks and names it: "an instance of 'float'"; a bool is an
+# int and so a Real (beta_loss=True is 1, kullback-leibler), as in scikit-learn.
+_REAL = _Constraint(lambda v: isinstance(v, numbers.Real), "an instance of 'float'")
+_ARRAY_LIKE = _Constraint(_is_arraylike_not_scalar, "an array-like")
+_SPARSE = _Constraint(_is_sparse, "a sparse array or matrix")
 _BOOLEAN = [_instance(bool, "bool"), _instance(np.bool_, "numpy.bool")]
 _INF = float("inf")
 
@@ -82,6 +99,11 @@ _CONSTRAINTS: dict[str, list[_Constraint]] = {
     "l1_ratio": [_interval(numbers.Real, 0, 1, "both")],
     "verbose": [_interval(numbers.Integral, 0, _INF, "left"), *_BOOLEAN],
     "shuffle": _BOOLEAN,
+    # non_negative_factorization's own arguments
+    "X": [_ARRAY_LIKE, _SPARSE],
+    "W": [_ARRAY_LIKE, _NONE],
+    "H": [_ARRAY_LIKE, _NONE],
+    "update_H": _BOOLEAN,
 }
 
 
