@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/apache/arrow/go/v17/arrow"
@@ -147,6 +148,37 @@ type fitInfo struct {
 	Dtype             string       `json:"dtype"`
 	Layout            string       `json:"layout"`
 	RandomState       *mtStateJSON `json:"random_state,omitempty"`
+	// History has one entry per iteration when verbose > 0, so the caller can
+	// print scikit-learn's verbose lines: the engine's criterion (null when not
+	// computed) and the seconds since the fit started.
+	History []historyEntry `json:"history,omitempty"`
+}
+
+type historyEntry struct {
+	Iter    int      `json:"iter"`
+	Value   *float64 `json:"value"`
+	Seconds float64  `json:"seconds"`
+}
+
+// recorder keeps the per-iteration history for verbose fits and forwards to
+// the caller's GonmfControl, if any. The engine calls it from one goroutine.
+type recorder struct {
+	next    nmf.Control // nil without a GonmfControl
+	start   time.Time
+	history []historyEntry
+}
+
+func (r *recorder) Cancelled() bool { return r.next != nil && r.next.Cancelled() }
+
+func (r *recorder) Progress(iter, maxIter int, loss float64) {
+	e := historyEntry{Iter: iter, Seconds: time.Since(r.start).Seconds()}
+	if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+		e.Value = &loss
+	}
+	r.history = append(r.history, e)
+	if r.next != nil {
+		r.next.Progress(iter, maxIter, loss)
+	}
 }
 
 // do runs the call and never panics: a panic becomes statusInternal with its
@@ -346,6 +378,11 @@ func (c *fitCall) run() ([]byte, error) {
 		atomic.StoreUint64(&c.ctl.err, math.Float64bits(math.NaN()))
 		ctl = control{c.ctl}
 	}
+	var rec *recorder
+	if p.verbose > 0 {
+		rec = &recorder{next: ctl, start: time.Now()}
+		ctl = rec
+	}
 	var res nmf.Result
 	if plan.dt == f32 {
 		res, err = fit32(dense[float32](view), dense[float32](wOut.mat), dense[float32](hOut.mat), p.Params, ctl)
@@ -367,6 +404,9 @@ func (c *fitCall) run() ([]byte, error) {
 	}
 	if e := res.ReconstructionErr; !math.IsNaN(e) && !math.IsInf(e, 0) {
 		info.ReconstructionErr = &e
+	}
+	if rec != nil {
+		info.History = rec.history
 	}
 	if p.Random.State != nil {
 		st := stateJSON(p.Random.State) // advanced in place by the engine

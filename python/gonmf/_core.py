@@ -131,24 +131,47 @@ def _call_interruptibly(
 
 
 class _Reporter:
-    """Shows the progress of a fit from its control block; the base class prints lines.
+    """Shows the progress of a fit; the base class prints scikit-learn's verbose lines.
 
-    ``update`` is called about every 50 ms while the fit runs, ``close`` once after it.
+    ``update`` is called about every 50 ms while the fit runs, ``close`` once after it,
+    ``report`` with the engine's info once the fit succeeded. The base class prints,
+    from the per-iteration history the engine records for verbose fits, the lines
+    scikit-learn prints (they appear when the fit returns, not live: use a terminal or
+    Jupyter for a live progress bar).
     """
 
     def __init__(self, params: dict[str, Any]) -> None:
         self.last = 0
+        self.solver = params.get("solver", "cd")
+        self.tol = float(params.get("tol", 1e-4))
 
     def update(self, control: GonmfControl) -> None:
-        iteration = int(control.iteration)
-        if iteration > self.last:
-            err = float(control.error)
-            shown = "" if math.isnan(err) else f", error {err:.6g}"
-            print(f"gonmf: iteration {iteration}/{int(control.max_iter)}{shown}", flush=True)
-        self.last = max(iteration, self.last)
+        self.last = max(int(control.iteration), self.last)
 
     def close(self, control: GonmfControl, status: int | None) -> None:
         self.update(control)
+
+    def report(self, info: dict[str, Any]) -> None:
+        history = info.get("history") or []
+        if self.solver == "mu":
+            # scikit-learn measures the error every 10 iterations when tol > 0.
+            for entry in history:
+                if self.tol > 0 and entry["iter"] % 10 == 0 and entry["value"] is not None:
+                    print(
+                        f"Epoch {entry['iter']:02d} reached after {entry['seconds']:.3f} "
+                        f"seconds, error: {entry['value']:f}"
+                    )
+            if history and history[-1]["iter"] % 10 != 0:
+                last = history[-1]
+                print(f"Epoch {last['iter']} reached after {last['seconds']:.3f} seconds.")
+        else:
+            for entry in history:
+                if entry["value"] is not None:
+                    print("violation:", float(entry["value"]))
+            if info.get("converged"):
+                # scikit-learn prints n_iter + 1 here.
+                print("Converged at iteration", int(info.get("n_iter", 0)) + 1)
+        sys.stdout.flush()
 
 
 class _BarReporter(_Reporter):
@@ -181,6 +204,9 @@ class _BarReporter(_Reporter):
         elif status == _lib.GONMF_ERR_INTERRUPTED or status is None:
             self.bar.set_description_str("gonmf (interrupted)", refresh=False)
         self.bar.close()
+
+    def report(self, info: dict[str, Any]) -> None:
+        """The bar has shown the progress live: no per-iteration lines after it."""
 
 
 def _in_jupyter_kernel() -> bool:
@@ -327,6 +353,8 @@ def run_fit(
         info = json.loads(info_text) if info_text else {}
     except ValueError as exc:
         raise RuntimeError(f"gonmf: the library returned malformed info JSON: {exc}") from exc
+    if reporter is not None:
+        reporter.report(info)
     if verbose:
         print(
             f"gonmf: {info.get('n_iter')} iterations, "
