@@ -3,6 +3,7 @@ package nmf
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"unsafe"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
@@ -94,6 +95,14 @@ func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []
 		x64 = Dense[float64]{Rows: n, Cols: m, Stride: x.Stride, ColMajor: x.ColMajor, Data: as64(x.Data)}
 	}
 	svd := randomizedSVD(x64, k, rs.get())
+	if 8*max(n, m)*(k+10) >= svdCollectBytes {
+		// The range finder's max(n, m) x (k+10) block and its copies
+		// are garbage now: collect them before the caller allocates the
+		// solver's buffers, which then take their pages instead of adding
+		// new ones (a collection of this pointer-free heap takes about a
+		// millisecond, nothing next to the SVD).
+		runtime.GC()
+	}
 
 	// W and H are built in place of U (n x k) and Vᵀ (k x m): every entry
 	// of column j of W (row j of H) is a function of that entry and of
@@ -204,6 +213,10 @@ func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []
 
 // fromF64 reinterprets a []float64 as a []T of the same width (T is float64
 // or a type defined on it); the inverse of as64.
+// svdCollectBytes is the size of the range finder's block from which
+// initialize collects garbage after the SVD.
+const svdCollectBytes = 4 << 20
+
 func fromF64[T Float](s []float64) []T {
 	if len(s) == 0 {
 		return nil

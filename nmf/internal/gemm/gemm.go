@@ -246,11 +246,42 @@ func run[T Float](pl *plan, m *mat[T], w worker[T]) {
 }
 
 // Scratch buffers come from per-type pools so that steady-state calls do
-// not allocate.
+// not allocate. Large ones (packed operands: a whole m x k factor) are kept
+// apart, one idle buffer per type at most and sized exactly: a sync.Pool
+// hands any buffer to any request, so small worker scratch requests took the
+// large buffers and each large request then allocated another (four 10 MB
+// buffers alive at once were seen).
 var pool32, pool64 sync.Pool
+
+const largeBuf = 1 << 16 // elements
+
+var large struct {
+	mu       sync.Mutex
+	b32, b64 any // *[]float32, *[]float64 (or of a type defined on them)
+}
 
 // getBuf returns a pooled slice of length n (contents undefined).
 func getBuf[T Float](n int) *[]T {
+	if n >= largeBuf {
+		large.mu.Lock()
+		slot := &large.b64
+		if isF32[T]() {
+			slot = &large.b32
+		}
+		bp, _ := (*slot).(*[]T)
+		if bp != nil && cap(*bp) >= n {
+			*slot = nil
+		} else {
+			bp = nil
+		}
+		large.mu.Unlock()
+		if bp == nil {
+			s := make([]T, n)
+			bp = &s
+		}
+		*bp = (*bp)[:n]
+		return bp
+	}
 	pool := &pool64
 	if isF32[T]() {
 		pool = &pool32
@@ -268,6 +299,18 @@ func getBuf[T Float](n int) *[]T {
 
 // putBuf returns a slice obtained from getBuf to its pool.
 func putBuf[T Float](bp *[]T) {
+	if cap(*bp) >= largeBuf {
+		large.mu.Lock()
+		slot := &large.b64
+		if isF32[T]() {
+			slot = &large.b32
+		}
+		if old, _ := (*slot).(*[]T); old == nil || cap(*old) < cap(*bp) {
+			*slot = bp
+		}
+		large.mu.Unlock()
+		return
+	}
 	if isF32[T]() {
 		pool32.Put(bp)
 	} else {
