@@ -469,7 +469,8 @@ def _prepare_tensor(arr: Any, whom: str, copied: bool) -> PreparedMatrix:
         n, m = (shape[0], shape[1]) if perm == [0, 1] else (shape[1], shape[0])
         _check_shape(n, m, whom)
         dtype = np.dtype(np.float32 if pa.types.is_float32(storage.type.value_type) else np.float64)
-        return PreparedMatrix(arr, n, m, dtype, "row" if perm == [0, 1] else "column", [arr], copied)
+        layout = "row" if perm == [0, 1] else "column"
+        return PreparedMatrix(arr, n, m, dtype, layout, [arr], copied)
     values = storage.values.slice(storage.offset * storage.type.list_size, shape[0] * shape[1])
     if perm == [0, 1]:
         rows = pa.FixedSizeListArray.from_arrays(values, shape[1])
