@@ -43,6 +43,12 @@ What is measured (all in one run, so the ratios compare like with like):
   nmf/internal/gemm: best of N calls, GFLOP/s = 2·r·p·k / best) against numpy's matmul on
   the same shapes, in the same run (best of N): the products X·Hᵀ and Xᵀ·W of (A) and (B),
   for a row-major (C-contiguous) X, and also for a column-major (Fortran, pandas) X.
+* Idle before timing: on the 2-core development VM, a burst of work right after an idle
+  period runs up to 3-4x faster than the same work after sustained load (numpy's matmul
+  measured 39 GFLOP/s after generating data and 157 GFLOP/s after 2 s of sleep: the host
+  throttles the vCPUs). So every timed batch (each fit subprocess, each kernel batch, each
+  numpy product, each threads run) starts after ``--settle`` seconds of idle (default 2;
+  0 disables), and the libraries alternate. On a dedicated machine this changes nothing.
 * Threads: gonmf releases the GIL during a fit, so Python threads fit in parallel. The same
   tiny fits are run one after the other, then spread over 2 threads.
 """
@@ -208,13 +214,16 @@ def worker(spec: dict) -> dict:
     if mode == "curve":
         points = []
         for t in spec["checkpoints"]:
+            time.sleep(spec.get("settle", 0))
             dt, it, err = _fit_once(lib, X, k, solver, 0, init, max_iter=t, tol=0.0)
             points.append((t, dt, err))
             if spec.get("stop_below") is not None and err <= spec["stop_below"]:
                 break
         return {"points": points}
     if mode == "reach":
-        return reach(lib, X, k, solver, init, spec["target"], spec["repeats"])
+        return reach(
+            lib, X, k, solver, init, spec["target"], spec["repeats"], spec.get("settle", 0)
+        )
     times, iters, errs = [], 0, []
     for f in range(fits):
         dt, it, err = _fit_once(lib, X, k, solver, f if fits > 1 else 0, init, **kw)
@@ -231,7 +240,9 @@ def worker(spec: dict) -> dict:
     }
 
 
-def reach(lib: str, X: np.ndarray, k: int, solver: str, init, target: float, repeats: int) -> dict:
+def reach(
+    lib: str, X: np.ndarray, k: int, solver: str, init, target: float, repeats: int, settle: float
+) -> dict:
     """Smallest max_iter whose fit (tol=0) ends at or below target, and that fit's median time."""
     cache: dict[int, float] = {}
 
@@ -251,11 +262,19 @@ def reach(lib: str, X: np.ndarray, k: int, solver: str, init, target: float, rep
             hi = mid
         else:
             lo = mid
-    times = [_fit_once(lib, X, k, solver, 0, init, max_iter=hi, tol=0.0)[0] for _ in range(repeats)]
+    times = []
+    for _ in range(repeats):
+        time.sleep(settle)
+        times.append(_fit_once(lib, X, k, solver, 0, init, max_iter=hi, tol=0.0)[0])
     return {"reached": True, "max_iter": hi, "time": statistics.median(times), "error": err(hi)}
 
 
+SETTLE = 2.0  # seconds of idle before each timed batch (--settle)
+
+
 def run_child(spec: dict) -> dict:
+    spec = {**spec, "settle": SETTLE}
+    time.sleep(SETTLE)
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
         capture_output=True,
@@ -338,6 +357,7 @@ def kernels(shapes: list[tuple[int, int, int]], repeats: int) -> str:
         dims.add(f"{n}x{m}x{k}")
         dims.add(f"{m}x{n}x{k}")
     pattern = f"BenchmarkMul/^simd$/^(f32|f64)$/^({'|'.join(sorted(dims))})$/^(N|T)$"
+    time.sleep(SETTLE)
     proc = subprocess.run(
         [
             go,
@@ -366,6 +386,7 @@ def kernels(shapes: list[tuple[int, int, int]], repeats: int) -> str:
         return "(no SIMD kernel results: is AVX2/FMA available?)\n" + proc.stdout[-2000:]
 
     def np_best(f, flops: float) -> float:
+        time.sleep(SETTLE / 4)
         f()
         best = min(timeit_once(f) for _ in range(repeats))
         return flops / best / 1e9
@@ -443,10 +464,12 @@ def threads_demo(path: Path, fits: int, repeats: int) -> str:
     warnings.simplefilter("ignore")
     seq, par = [], []
     for _ in range(repeats):
+        time.sleep(SETTLE)
         t0 = time.perf_counter()
         job(range(fits))
         seq.append(time.perf_counter() - t0)
         ths = [threading.Thread(target=job, args=(range(i, fits, 2),)) for i in range(2)]
+        time.sleep(SETTLE)
         t0 = time.perf_counter()
         for t in ths:
             t.start()
@@ -477,12 +500,20 @@ def main() -> None:
     ap.add_argument("--no-curves", action="store_true")
     ap.add_argument("--no-threads", action="store_true")
     ap.add_argument("--curve-workloads", default="A", help="workloads drawn in the PNG")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        help="seconds of idle before every timed batch (default 2; see the docstring)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
 
+    global SETTLE
+    SETTLE = args.settle
     repeats = args.repeats or (1 if args.quick else 3)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
