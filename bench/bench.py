@@ -736,6 +736,7 @@ def curves(out: Path, names: list[str], quick: bool, raw: dict) -> Path | None:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.ticker
     except ImportError:
         print("matplotlib not installed (pip install matplotlib): no PNG", flush=True)
         return None
@@ -807,6 +808,7 @@ def curves(out: Path, names: list[str], quick: bool, raw: dict) -> Path | None:
                 )
                 ax.set_ylim(final * 0.99, final * 1.06)
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_xlabel("wall time of the fit (s)")
             ax.set_ylabel("||X - WH||_F")
             ax.set_title(f"{w}: {n} x {m}, k={k}, {dt}")
