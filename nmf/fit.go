@@ -23,7 +23,9 @@ import (
 // With Solver "mu" the loss ½||X - WH||²_F becomes the beta-divergence
 // D_β(X, WH) (BetaLoss = β; see betaDivergence) and the solver is
 // scikit-learn's multiplicative updates (see fitMU).
-// w and h may be any Dense layout; they are written only on success.
+// w and h may be any Dense layout; w is written only on success. When h is a
+// contiguous row-major k x m block it doubles as the solver's working Hᵀ (one
+// m x k buffer less at the peak), so after an error its contents are unspecified.
 // With p.Random.State set, the advanced stream is written back to it.
 func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, error) {
 	if err := checkParams(p); err != nil {
@@ -83,9 +85,8 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 			return Result{}, &ValueError{Msg: "Negative values in data passed to NMF (input X)."}
 		}
 		wk = make([]T, n*k)
-		ht = make([]T, m*k)
 		w.each(func(i, j int, v T) bool { wk[i*k+j] = v; return true })
-		h.each(func(i, j int, v T) bool { ht[j*k+i] = v; return true })
+		ht = transposedWorkspace(h, k, m)
 	case p.UpdateH:
 		if hasNegative(x) {
 			return Result{}, &ValueError{Msg: "Negative values in data passed to NMF initialization."}
@@ -99,12 +100,13 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 		}
 		var hk []T
 		wk, hk = initialize(x, k, init, rs)
-		ht = make([]T, m*k)
-		for i := range k {
-			for j := range m {
-				ht[j*k+i] = hk[i*m+j]
-			}
+		if inPlace(h, k, m) {
+			copy(h.Data[:k*m], hk)
+			ht = transposedWorkspace(h, k, m)
+		} else {
+			ht = transposedWorkspace(Dense[T]{Rows: k, Cols: m, Stride: m, Data: hk}, k, m)
 		}
+		hk = nil // only Hᵀ is needed from here on
 	default: // transform: H fixed, W from zero (from sqrt(mean(X)/k) for "mu")
 		if hasNegative(x) {
 			return Result{}, &ValueError{Msg: "Negative values in data passed to X in NMF."}
@@ -135,22 +137,26 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 	if err != nil {
 		return Result{NIter: nIter}, err
 	}
+	// scikit-learn: sqrt(2 * (squared_norm(X - WH) / 2)).
+	errF := math.Sqrt(2 * math.Max(residualSq(x, wk, ht, k)/2, 0))
+	if p.BetaLoss != 2 {
+		errF = betaDivergence(x, wk, ht, k, p.BetaLoss, true)
+	}
 	for i := range n {
 		for j := range k {
 			w.set(i, j, wk[i*k+j])
 		}
 	}
 	if p.UpdateH {
-		for j := range m {
-			for i := range k {
-				h.set(i, j, ht[j*k+i])
+		if inPlace(h, k, m) && &h.Data[0] == &ht[0] {
+			transposeInPlace(ht, m, k) // back to H, k x m, in h's memory
+		} else {
+			for j := range m {
+				for i := range k {
+					h.set(i, j, ht[j*k+i])
+				}
 			}
 		}
-	}
-	// scikit-learn: sqrt(2 * (squared_norm(X - WH) / 2)).
-	errF := math.Sqrt(2 * math.Max(residualSq(x, wk, ht, k)/2, 0))
-	if p.BetaLoss != 2 {
-		errF = betaDivergence(x, wk, ht, k, p.BetaLoss, true)
 	}
 	return Result{NIter: nIter, ReconstructionErr: errF, Converged: converged}, nil
 }
@@ -305,4 +311,53 @@ func checkInitShape[T Float](a Dense[T], rows, cols int, whom string) error {
 		return valueErrorf("Array with wrong second dimension passed to %s. Expected %d, but got %d.", whom, cols, a.Cols)
 	}
 	return nil
+}
+
+// inPlace reports whether h is a contiguous row-major rows x cols block, whose
+// memory can hold the transposed working copy.
+func inPlace[T Float](h Dense[T], rows, cols int) bool {
+	return !h.ColMajor && h.Rows == rows && h.Cols == cols && h.Stride == cols &&
+		rows*cols > 0 && len(h.Data) >= rows*cols
+}
+
+// transposedWorkspace returns Hᵀ (cols x rows, row-major) for the solver: in
+// h's own memory, transposed in place, when h allows it, else a new slice.
+func transposedWorkspace[T Float](h Dense[T], rows, cols int) []T {
+	if inPlace(h, rows, cols) {
+		a := h.Data[:rows*cols]
+		transposeInPlace(a, rows, cols)
+		return a
+	}
+	ht := make([]T, rows*cols)
+	h.each(func(i, j int, v T) bool { ht[j*rows+i] = v; return true })
+	return ht
+}
+
+// transposeInPlace turns a row-major rows x cols matrix into its row-major
+// cols x rows transpose in the same memory, following the permutation's
+// cycles: the element at p < N-1 moves to p·rows mod (N-1), N = rows·cols
+// (the last element stays). A bitset marks the moved elements (N bits).
+func transposeInPlace[T Float](a []T, rows, cols int) {
+	n := rows * cols
+	if rows <= 1 || cols <= 1 {
+		return // the same memory layout
+	}
+	last := uint64(n - 1)
+	moved := make([]uint64, (n+63)/64)
+	for start := 1; start < n-1; start++ {
+		if moved[start/64]&(1<<(start%64)) != 0 {
+			continue
+		}
+		val := a[start]
+		p := uint64(start)
+		for {
+			next := p * uint64(rows) % last
+			a[next], val = val, a[next]
+			moved[next/64] |= 1 << (next % 64)
+			p = next
+			if next == uint64(start) {
+				break
+			}
+		}
+	}
 }

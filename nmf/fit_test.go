@@ -494,3 +494,50 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestTransposeInPlace(t *testing.T) {
+	for _, shape := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {2, 3}, {3, 2}, {5, 5}, {13, 50}, {50, 13}, {97, 64}} {
+		rows, cols := shape[0], shape[1]
+		a := make([]float64, rows*cols)
+		for i := range a {
+			a[i] = float64(i)
+		}
+		transposeInPlace(a, rows, cols)
+		for i := range rows {
+			for j := range cols {
+				if got := a[j*rows+i]; got != float64(i*cols+j) {
+					t.Fatalf("%dx%d: element (%d,%d) = %v, want %v", rows, cols, i, j, got, float64(i*cols+j))
+				}
+			}
+		}
+	}
+}
+
+// A row-major h is the solver's workspace; any other layout gets a copy. Both
+// give the same fit.
+func TestHWorkspaceLayouts(t *testing.T) {
+	x := rowMajor(30, 20, absRandn(4, 30, 20))
+	p := DefaultParams()
+	p.Components, p.Random = 4, Random{Seed: 0}
+	w1, h1 := rowMajor[float64](30, 4, nil), rowMajor[float64](4, 20, nil)
+	r1, err := Fit(x, w1, h1, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2 := rowMajor[float64](30, 4, nil)
+	h2 := Dense[float64]{Rows: 4, Cols: 20, Stride: 4, ColMajor: true, Data: make([]float64, 80)}
+	r2, err := Fit(x, w2, h2, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1 != r2 {
+		t.Fatalf("results differ: %+v vs %+v", r1, r2)
+	}
+	for i := range 4 {
+		for j := range 20 {
+			if h1.at(i, j) != h2.at(i, j) {
+				t.Fatalf("H(%d,%d): %v vs %v", i, j, h1.at(i, j), h2.at(i, j))
+			}
+		}
+	}
+}

@@ -393,9 +393,10 @@ func TestHALSControl(t *testing.T) {
 	if c.calls != 3 || c.ratios[0] != 1 || !(c.ratios[1] < 1) {
 		t.Errorf("progress: %v", c.ratios)
 	}
-	for _, v := range append(w.Data, h.Data...) {
+	// W is written only on success; H's memory is the solver's workspace (Fit's doc).
+	for _, v := range w.Data {
 		if v != 0 {
-			t.Fatal("W or H written on interruption")
+			t.Fatal("W written on interruption")
 		}
 	}
 	// Cancelled before the first outer iteration (after the init).

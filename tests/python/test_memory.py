@@ -156,13 +156,6 @@ def _mb(nbytes: float) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "issue #4 is open: the peak is at 23-26% of the input on this machine, against the "
-        "25% target; the run prints the measured figures either way"
-    ),
-)
 @pytest.mark.parametrize("kind", ["numpy_f", "pandas"])
 def test_fit_peak_memory_is_small_next_to_the_input(kind: str, capsys) -> None:
     got = _run(_PEAK, "gonmf", kind)
