@@ -44,7 +44,8 @@ W = {fit}
 REPORT = """
 elapsed = time.perf_counter() - start
 peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
-import json; print(json.dumps({"seconds": elapsed, "peak_mib": peak / 1024, "shape": list(W.shape)}))
+import json
+print(json.dumps({"seconds": elapsed, "peak_mib": peak / 1024, "shape": list(W.shape)}))
 """
 
 
@@ -63,9 +64,10 @@ def main() -> None:
     args = parser.parse_args()
     fit = FIT.format(max_iter=args.max_iter)
     rows = {"gonmf.read_parquet": [], "pandas.read_parquet": []}
+    paths = {"gonmf.read_parquet": GO_PATH, "pandas.read_parquet": PANDAS_PATH}
     for _ in range(args.repeats):  # alternate, so machine noise hits both
-        rows["gonmf.read_parquet"].append(run(GO_PATH.format(path=args.path, fit=fit) + REPORT))
-        rows["pandas.read_parquet"].append(run(PANDAS_PATH.format(path=args.path, fit=fit) + REPORT))
+        for name, code in paths.items():
+            rows[name].append(run(code.format(path=args.path, fit=fit) + REPORT))
     print("| path | median time | median peak RSS | W |")
     print("| --- | --- | --- | --- |")
     for name, runs in rows.items():
