@@ -181,14 +181,7 @@ func gonmf_fit(
 		outH:  abiOutput{(*cSchema)(unsafe.Pointer(outHSchema)), (*cArray)(unsafe.Pointer(outHArray))},
 		alloc: outAlloc,
 	}
-	// Strings are written only where asked; clear them first so a caller
-	// never sees a stale pointer.
-	if outInfoJSON != nil {
-		*outInfoJSON = nil
-	}
-	if outError != nil {
-		*outError = nil
-	}
+	clearStrings(outInfoJSON, outError)
 	// fitCall.do recovers its own panics; this catches the rest (C.CString).
 	defer func() {
 		if r := recover(); r != nil {
@@ -213,6 +206,16 @@ func gonmf_fit(
 	return statusOK
 }
 
+// clearStrings sets the caller's out-strings that are given to NULL first, so
+// a caller never sees a stale pointer: they are written only where asked.
+func clearStrings(dsts ...**C.char) {
+	for _, d := range dsts {
+		if d != nil {
+			*d = nil
+		}
+	}
+}
+
 func setString(dst **C.char, s string) {
 	if dst != nil {
 		*dst = C.CString(s)
@@ -229,12 +232,7 @@ func gonmf_read_parquet(
 		out:   abiOutput{(*cSchema)(unsafe.Pointer(outSchema)), (*cArray)(unsafe.Pointer(outArray))},
 		alloc: outAlloc,
 	}
-	if outInfoJSON != nil {
-		*outInfoJSON = nil
-	}
-	if outError != nil {
-		*outError = nil
-	}
+	clearStrings(outInfoJSON, outError)
 	defer func() {
 		if r := recover(); r != nil {
 			status = statusInternal
@@ -268,9 +266,7 @@ func gonmf_write_parquet(
 	call := &writeParquetCall{
 		in: abiInput{"record batch", (*cSchema)(unsafe.Pointer(schema)), (*cArray)(unsafe.Pointer(array))},
 	}
-	if outError != nil {
-		*outError = nil
-	}
+	clearStrings(nil, outError)
 	defer func() {
 		if r := recover(); r != nil {
 			call.in.release()

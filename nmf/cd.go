@@ -83,10 +83,7 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 		if nIter == 1 {
 			violationInit = violation
 		}
-		ratio := math.NaN()
-		if violationInit != 0 {
-			ratio = violation / violationInit
-		}
+		ratio := violationRatio(violation, violationInit)
 		if ctl != nil {
 			ctl.Progress(nIter, p.MaxIter, ratio)
 		}
@@ -243,4 +240,13 @@ func cdStep[T Float](ai []T, t int, grad, hess T) T {
 		}
 	}
 	return pg
+}
+
+// violationRatio is the stopping measure of cd and hals: the projected-gradient
+// violation relative to the first iteration's (NaN when that was zero).
+func violationRatio(violation, violationInit float64) float64 {
+	if violationInit == 0 {
+		return math.NaN()
+	}
+	return violation / violationInit
 }

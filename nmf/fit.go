@@ -106,7 +106,6 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 		} else {
 			ht = transposedWorkspace(Dense[T]{Rows: k, Cols: m, Stride: m, Data: hk}, k, m)
 		}
-		hk = nil // only Hᵀ is needed from here on
 	default: // transform: H fixed, W from zero (from sqrt(mean(X)/k) for "mu")
 		if hasNegative(x) {
 			return Result{}, &ValueError{Msg: "Negative values in data passed to X in NMF."}

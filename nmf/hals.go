@@ -169,10 +169,7 @@ func fitHALS[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.R
 		if nIter == 1 {
 			violationInit = violation
 		}
-		ratio := math.NaN()
-		if violationInit != 0 {
-			ratio = violation / violationInit
-		}
+		ratio := violationRatio(violation, violationInit)
 		if ctl != nil {
 			ctl.Progress(nIter, p.MaxIter, ratio)
 		}
