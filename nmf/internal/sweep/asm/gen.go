@@ -1,0 +1,280 @@
+// Command asm generates the AVX2 coordinate-sweep kernels of package sweep
+// with avo.
+//
+// It lives in its own module so that avo is not a dependency of gonmf. Run it
+// through `go generate ./nmf/internal/sweep/` (see sweep.go), which writes
+// ../kernels_amd64.s and ../kernels_amd64.go.
+//
+// Both kernels sweep a panel of rows of A (k columns) held transposed, as
+// a k x L array (L = lanes: nvec YMM vectors of rows), so that a vector holds
+// one coordinate of L independent rows. For each t of perm, the gradients of
+// all L rows are nvec independent chains r = 0..k-1 of G[t,r]·A[r,:] with
+// G[t,r] broadcast, and the coordinate steps are lane-wise.
+//
+// cd{T} is scikit-learn's step, bit for bit: separate multiply and add
+// (never FMA), the sum started from -P[t,:], true division by the Hessian.
+// hals{T} uses FMA and a reciprocal of the Hessian, and accumulates the
+// violation and squared change per lane.
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// typ describes one element type and the packed instructions that differ
+// between float32 and float64.
+type typ struct {
+	name, goType string
+	size, vw     int
+	nvec         int // vectors of lanes per panel
+
+	sign, abs, one Mem // scalar constants, broadcast
+
+	movu  func(mxy, mxy1 Op)
+	bcast func(mx, xy Op)
+	fma   func(mxy, xy, xy1 Op) // xy1 += xy·mxy
+	mul   func(mxy, xy, xy1 Op) // xy1 = xy·mxy
+	add   func(mxy, xy, xy1 Op) // xy1 = xy + mxy
+	sub   func(mxy, xy, xy1 Op) // xy1 = xy - mxy
+	div   func(mxy, xy, xy1 Op) // xy1 = xy / mxy
+	max   func(mxy, xy, xy1 Op) // xy1 = xy > mxy ? xy : mxy
+	and   func(mxy, xy, xy1 Op)
+	andn  func(mxy, xy, xy1 Op) // xy1 = ^xy & mxy
+	xor   func(mxy, xy, xy1 Op)
+	cmp   func(imm, mxy, xy, xy1 Op) // xy1 = xy OP mxy
+	ucomi func(mx, x Op)
+}
+
+// Comparison predicates of VCMPP[SD].
+const (
+	cmpEQ = 0 // EQ_OQ
+	cmpLT = 1 // LT_OS
+)
+
+var f32 = typ{
+	name: "F32", goType: "float32", size: 4, vw: 8, nvec: 8,
+	movu: func(a, b Op) { VMOVUPS(a, b) }, bcast: func(a, b Op) { VBROADCASTSS(a, b) },
+	fma: func(a, b, c Op) { VFMADD231PS(a, b, c) }, mul: func(a, b, c Op) { VMULPS(a, b, c) },
+	add: func(a, b, c Op) { VADDPS(a, b, c) }, sub: func(a, b, c Op) { VSUBPS(a, b, c) },
+	div: func(a, b, c Op) { VDIVPS(a, b, c) }, max: func(a, b, c Op) { VMAXPS(a, b, c) },
+	and: func(a, b, c Op) { VANDPS(a, b, c) }, andn: func(a, b, c Op) { VANDNPS(a, b, c) },
+	xor: func(a, b, c Op) { VXORPS(a, b, c) }, cmp: func(i, a, b, c Op) { VCMPPS(i, a, b, c) },
+	ucomi: func(a, b Op) { VUCOMISS(a, b) },
+}
+
+var f64 = typ{
+	name: "F64", goType: "float64", size: 8, vw: 4, nvec: 8,
+	movu: func(a, b Op) { VMOVUPD(a, b) }, bcast: func(a, b Op) { VBROADCASTSD(a, b) },
+	fma: func(a, b, c Op) { VFMADD231PD(a, b, c) }, mul: func(a, b, c Op) { VMULPD(a, b, c) },
+	add: func(a, b, c Op) { VADDPD(a, b, c) }, sub: func(a, b, c Op) { VSUBPD(a, b, c) },
+	div: func(a, b, c Op) { VDIVPD(a, b, c) }, max: func(a, b, c Op) { VMAXPD(a, b, c) },
+	and: func(a, b, c Op) { VANDPD(a, b, c) }, andn: func(a, b, c Op) { VANDNPD(a, b, c) },
+	xor: func(a, b, c Op) { VXORPD(a, b, c) }, cmp: func(i, a, b, c Op) { VCMPPD(i, a, b, c) },
+	ucomi: func(a, b Op) { VUCOMISD(a, b) },
+}
+
+func main() {
+	ConstraintExpr("amd64")
+	f32.sign = constant("sign32", U32(0x80000000))
+	f32.abs = constant("abs32", U32(0x7fffffff))
+	f32.one = constant("one32", U32(0x3f800000))
+	f64.sign = constant("sign64", U64(0x8000000000000000))
+	f64.abs = constant("abs64", U64(0x7fffffffffffffff))
+	f64.one = constant("one64", U64(0x3ff0000000000000))
+	for _, t := range []typ{f32, f64} {
+		kernel(t, false)
+		kernel(t, true)
+	}
+	Generate()
+}
+
+func constant(name string, v Constant) Mem {
+	m := GLOBL(name, RODATA|NOPTR)
+	DATA(0, v)
+	return m
+}
+
+// kernel generates cd{T} (hals false) or hals{T}.
+func kernel(t typ, hals bool) {
+	lanes := t.nvec * t.vw
+	rowBytes := lanes * t.size
+	vb := 32
+	name := "cd" + t.name
+	sig := "func(a *%[1]s, p *%[1]s, gram *%[1]s, k int, perm *int, nperm int)"
+	if hals {
+		name = "hals" + t.name
+		sig = "func(a *%[1]s, p *%[1]s, gram *%[1]s, k int, perm *int, nperm int, out *%[1]s)"
+	}
+	TEXT(name, NOSPLIT, fmt.Sprintf(sig, t.goType))
+	Pragma("noescape")
+	if hals {
+		Doc(fmt.Sprintf("%s runs one accelerated-HALS sweep over the %d rows held transposed in a", name, lanes),
+			fmt.Sprintf("(k x %d) given G (k x k, row-major) and P (k x %d, transposed like a):", lanes, lanes),
+			"for t in perm[:nperm], g = G[t,:]·a - P[t,:] (FMA) and, where G[t,t] != 0,",
+			"a[t,:] = max(a[t,:] - g·(1/G[t,t]), 0). It stores the per-lane sums of",
+			"|projected gradient| in out[0:vw] and of the squared changes in out[vw:2vw].")
+	} else {
+		Doc(fmt.Sprintf("%s runs one sweep of scikit-learn's coordinate descent over the %d rows", name, lanes),
+			fmt.Sprintf("held transposed in a (k x %d) given G (k x k, row-major) and P (k x %d,", lanes, lanes),
+			"transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...",
+			"(each product rounded, then added), P[t,:] = |projected gradient| and,",
+			"where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.")
+	}
+
+	a := Load(Param("a"), GP64())
+	p := Load(Param("p"), GP64())
+	g := Load(Param("gram"), GP64())
+	k := Load(Param("k"), GP64())
+	perm := Load(Param("perm"), GP64())
+	n := Load(Param("nperm"), GP64())
+	kb := GP64() // bytes per row of G
+	MOVQ(k, kb)
+	SHLQ(U8(map[int]uint64{4: 2, 8: 3}[t.size]), kb)
+
+	zero := YMM()
+	VXORPS(zero, zero, zero)
+	var viol, chg VecVirtual
+	if hals {
+		viol, chg = YMM(), YMM()
+		VXORPS(viol, viol, viol)
+		VXORPS(chg, chg, chg)
+	}
+	acc := make([]VecVirtual, t.nvec)
+	for j := range acc {
+		acc[j] = YMM()
+	}
+
+	Label("tloop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	tt := GP64()
+	MOVQ(Mem{Base: perm}, tt)
+	grow := GP64() // &G[t,0]
+	MOVQ(tt, grow)
+	IMULQ(kb, grow)
+	ADDQ(g, grow)
+	off := GP64() // byte offset of row t of a and P
+	IMUL3Q(U32(rowBytes), tt, off)
+
+	Comment("Gradients: nvec independent chains over r = 0..k-1.")
+	if hals {
+		for j := range acc {
+			VXORPS(acc[j], acc[j], acc[j])
+		}
+	} else {
+		sign := YMM()
+		t.bcast(t.sign, sign)
+		for j := range acc {
+			t.xor(Mem{Base: p, Index: off, Scale: 1, Disp: j * vb}, sign, acc[j])
+		}
+	}
+	ap, gp, r := GP64(), GP64(), GP64()
+	MOVQ(a, ap)
+	MOVQ(grow, gp)
+	MOVQ(k, r)
+	b, tmp := YMM(), YMM()
+	Label("rloop")
+	t.bcast(Mem{Base: gp}, b)
+	for j := range acc {
+		m := Mem{Base: ap, Disp: j * vb}
+		if hals {
+			t.fma(m, b, acc[j])
+		} else {
+			t.mul(m, b, tmp)
+			t.add(tmp, acc[j], acc[j])
+		}
+	}
+	ADDQ(U32(rowBytes), ap)
+	ADDQ(U8(t.size), gp)
+	DECQ(r)
+	JNZ(LabelRef("rloop"))
+
+	Comment("Projected gradients: g, or min(g, 0) where a[t] == 0 (g > 0 gives +0).")
+	at := func(j int) Mem { return Mem{Base: a, Index: off, Scale: 1, Disp: j * vb} }
+	pt := func(j int) Mem { return Mem{Base: p, Index: off, Scale: 1, Disp: j * vb} }
+	mask := YMM() // |·| for hals, the sign bit for cd
+	if hals {
+		t.bcast(t.abs, mask)
+	} else {
+		t.bcast(t.sign, mask)
+	}
+	for j := range acc {
+		if hals {
+			t.sub(pt(j), acc[j], acc[j])
+		}
+		av, m1, pg := YMM(), YMM(), YMM()
+		t.movu(at(j), av)
+		t.cmp(U8(cmpEQ), zero, av, m1)     // a == 0
+		t.cmp(U8(cmpLT), acc[j], zero, pg) // 0 < g
+		t.and(pg, m1, m1)                  // both
+		t.andn(acc[j], m1, pg)             // g where not both, else +0
+		if hals {
+			t.and(mask, pg, pg)
+			t.add(pg, viol, viol)
+		} else {
+			// abs as nmf's: -v where v < 0, else v (so -0 stays -0).
+			t.cmp(U8(cmpLT), zero, pg, m1) // pg < 0
+			t.and(mask, m1, m1)
+			t.xor(m1, pg, pg)
+			t.movu(pg, pt(j))
+		}
+	}
+
+	Comment("Step, skipped when G[t,t] == 0 (not when it is NaN).")
+	hs := XMM()
+	if t.size == 4 {
+		VMOVSS(Mem{Base: grow, Index: tt, Scale: 4}, hs)
+	} else {
+		VMOVSD(Mem{Base: grow, Index: tt, Scale: 8}, hs)
+	}
+	zs := XMM()
+	VXORPS(zs, zs, zs)
+	t.ucomi(zs, hs)
+	JNE(LabelRef(name + "_step"))
+	JP(LabelRef(name + "_step"))
+	JMP(LabelRef("next"))
+	Label(name + "_step")
+	hv := YMM()
+	t.bcast(Mem{Base: grow, Index: tt, Scale: uint8(t.size)}, hv)
+	if hals {
+		inv := YMM()
+		t.bcast(t.one, inv)
+		t.div(hv, inv, hv) // 1/G[t,t]
+	}
+	for j := range acc {
+		av, v := YMM(), YMM()
+		t.movu(at(j), av)
+		if hals {
+			t.mul(hv, acc[j], v)
+			t.sub(v, av, v)
+			t.max(zero, v, v) // NaN and -0 give +0
+			t.sub(av, v, av)  // change
+			t.fma(av, av, chg)
+		} else {
+			m := YMM()
+			t.div(hv, acc[j], v)
+			t.sub(v, av, v)
+			t.cmp(U8(cmpLT), v, zero, m) // 0 < v
+			t.and(v, m, v)
+		}
+		t.movu(v, at(j))
+	}
+
+	Label("next")
+	ADDQ(U8(8), perm)
+	DECQ(n)
+	JMP(LabelRef("tloop"))
+
+	Label("done")
+	if hals {
+		out := Load(Param("out"), GP64())
+		t.movu(viol, Mem{Base: out})
+		t.movu(chg, Mem{Base: out, Disp: vb})
+	}
+	VZEROUPPER()
+	RET()
+}

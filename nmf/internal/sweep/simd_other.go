@@ -1,0 +1,12 @@
+//go:build !amd64
+
+package sweep
+
+// haveSIMD is false: only amd64 has generated kernels.
+const haveSIMD = false
+
+func cdSIMD[T Float](a, p, g []T, k int, perm []int) { panic("sweep: no SIMD kernels") }
+
+func halsSIMD[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) {
+	panic("sweep: no SIMD kernels")
+}
