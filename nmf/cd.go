@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
+	"github.com/gonmf/gonmf/nmf/internal/sweep"
 )
 
 // regularization holds the scaled penalties of scikit-learn's objective
@@ -117,7 +118,8 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // stay in L1 and their four gradients are four independent dependency
 // chains, and stores the |projected gradients| in pg to be added up in the
 // kernel's order afterwards; large blocks are split by rows over GOMAXPROCS
-// goroutines.
+// goroutines. With SIMD kernels (package sweep), panels of sweep.Lanes rows
+// are swept transposed, a vector across rows, with the same operations.
 func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
 	if l2 != 0 {
 		for t := range k {
@@ -136,13 +138,23 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 	if rows*k*k < cdParallelWork {
 		workers = 1
 	}
+	sweepRows := cdRows[T]
+	if sweep.SIMD() {
+		sweepRows = cdPanels[T]
+	}
 	if workers <= 1 {
-		cdRows(a, 0, rows, k, g, prod, perm, pg, rows)
+		sweepRows(a, 0, rows, k, g, prod, perm, pg, rows)
 	} else {
+		// Split on panel boundaries, so no goroutine pads a partial panel
+		// but the last.
+		l := sweep.Lanes[T]()
 		var wg sync.WaitGroup
 		for w := range workers {
-			r0, r1 := w*rows/workers, (w+1)*rows/workers
-			wg.Go(func() { cdRows(a, r0, r1, k, g, prod, perm, pg, rows) })
+			r0, r1 := w*rows/workers/l*l, (w+1)*rows/workers/l*l
+			if w == workers-1 {
+				r1 = rows
+			}
+			wg.Go(func() { sweepRows(a, r0, r1, k, g, prod, perm, pg, rows) })
 		}
 		wg.Wait()
 	}
@@ -221,6 +233,29 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			} else {
 				pg[s*ld+i] = abs(cdStep(ai, t, grad, gt[t]))
 			}
+		}
+	}
+}
+
+// cdPanels is cdRows with the SIMD kernel sweep.CD: panels of
+// sweep.Lanes rows are transposed into scratch space, swept, and copied
+// back, |projected gradient| included.
+func cdPanels[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+	l := sweep.Lanes[T]()
+	buf := make([]T, 2*k*l)
+	at, pt := buf[:k*l], buf[k*l:]
+	for i := r0; i < r1; i += l {
+		nr := min(l, r1-i)
+		sweep.Load(at, a[i*k:], nr, k)
+		sweep.Load(pt, prod[i*k:], nr, k)
+		sweep.CD(at, pt, g, k, perm)
+		sweep.Store(a[i*k:], at, nr, k)
+		if pg == nil {
+			sweep.Store(prod[i*k:], pt, nr, k)
+			continue
+		}
+		for s, t := range perm {
+			copy(pg[s*ld+i:s*ld+i+nr], pt[t*l:t*l+nr])
 		}
 	}
 }
