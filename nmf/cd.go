@@ -106,8 +106,9 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // coordinates of |projected gradient| (g, or min(g, 0) where A[i,t] = 0),
 // accumulated in T as the Cython kernel does. G and P are modified. pg is
 // scratch space of at least rows·k elements, or nil: then the projected
-// gradient of coordinate (i, t) is kept in P[i,t], which its step is the
-// last to read, and no buffer beyond P is needed (m x k for H).
+// gradients are kept in P, whose values each step is the last to read
+// (|pg| of (i, t) in P[i,t] for cdRows, panel by panel for cdPanels), and no
+// buffer beyond P is needed (m x k for H).
 //
 // The arithmetic is the Cython kernel's, operation for operation: each g is
 // summed in the same order (-P[i,t], then r = 0..k-1) and the violation in
@@ -138,8 +139,9 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 	if rows*k*k < cdParallelWork {
 		workers = 1
 	}
+	simd := sweep.SIMD() // read once: the layout of the results depends on it
 	sweepRows := cdRows[T]
-	if sweep.SIMD() {
+	if simd {
 		sweepRows = cdPanels[T]
 	}
 	if workers <= 1 {
@@ -159,6 +161,9 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 		wg.Wait()
 	}
 	var violation T
+	if pg == nil && simd {
+		return cdPanelViolation(prod, rows, k)
+	}
 	if pg == nil {
 		// P[i,t] is |projected gradient| of coordinate (i, t): the same
 		// values, added in the same order.
@@ -238,26 +243,46 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 }
 
 // cdPanels is cdRows with the SIMD kernel sweep.CD: panels of
-// sweep.Lanes rows are transposed into scratch space, swept, and copied
-// back, |projected gradient| included.
+// sweep.Lanes rows, starting at multiples of sweep.Lanes, are transposed
+// into scratch space, swept, and copied back. |projected gradient| of
+// coordinate (i, perm[s]) goes to pg[s*ld+i], or, when pg is nil, to
+// prod[p*k + s*nr + i-p] for the panel of nr rows starting at row p (its
+// own part of P, read before): the layout cdPanelViolation adds up.
 func cdPanels[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
 	l := sweep.Lanes[T]()
-	buf := make([]T, 2*k*l)
-	at, pt := buf[:k*l], buf[k*l:]
+	n := sweep.PanelLen[T](k)
+	buf := make([]T, 2*n)
+	at, pt := buf[:n], buf[n:]
 	for i := r0; i < r1; i += l {
 		nr := min(l, r1-i)
 		sweep.Load(at, a[i*k:], nr, k)
 		sweep.Load(pt, prod[i*k:], nr, k)
 		sweep.CD(at, pt, g, k, perm)
 		sweep.Store(a[i*k:], at, nr, k)
-		if pg == nil {
-			sweep.Store(prod[i*k:], pt, nr, k)
-			continue
-		}
 		for s, t := range perm {
-			copy(pg[s*ld+i:s*ld+i+nr], pt[t*l:t*l+nr])
+			if pg == nil {
+				copy(prod[i*k+s*nr:i*k+s*nr+nr], pt[t*l:t*l+nr])
+			} else {
+				copy(pg[s*ld+i:s*ld+i+nr], pt[t*l:t*l+nr])
+			}
 		}
 	}
+}
+
+// cdPanelViolation adds up the |projected gradients| that cdPanels left in
+// prod (pg nil), in the kernel's order: for each s, all rows in order.
+func cdPanelViolation[T Float](prod []T, rows, k int) T {
+	l := sweep.Lanes[T]()
+	var violation T
+	for s := range k {
+		for p := 0; p < rows; p += l {
+			nr := min(l, rows-p)
+			for _, v := range prod[p*k+s*nr : p*k+s*nr+nr] {
+				violation += v
+			}
+		}
+	}
+	return violation
 }
 
 // cdStep applies the coordinate step to ai[t] given its gradient and

@@ -22,6 +22,19 @@ func cdF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int)
 //go:noescape
 func halsF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int, out *float32)
 
+// loadF32 copies rows 0..4·groups-1 of src (row-major, k columns) into
+// lanes 0..4·groups-1 of dst ((k+3)/4·4 x 64); rows k.. of dst get scratch.
+// If ahead != 0, it may read up to 3 elements beyond the last row.
+//
+//go:noescape
+func loadF32(dst *float32, src *float32, k int, groups int, ahead int)
+
+// storeF32 copies lanes 0..4·groups-1 of src ((k+3)/4·4 x 64) into rows
+// 0..4·groups-1 of dst (row-major, k columns).
+//
+//go:noescape
+func storeF32(dst *float32, src *float32, k int, groups int)
+
 // cdF64 runs one sweep of scikit-learn's coordinate descent over the 32 rows
 // held transposed in a (k x 32) given G (k x k, row-major) and P (k x 32,
 // transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...
@@ -39,3 +52,16 @@ func cdF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int)
 //
 //go:noescape
 func halsF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int, out *float64)
+
+// loadF64 copies rows 0..4·groups-1 of src (row-major, k columns) into
+// lanes 0..4·groups-1 of dst ((k+3)/4·4 x 32); rows k.. of dst get scratch.
+// If ahead != 0, it may read up to 3 elements beyond the last row.
+//
+//go:noescape
+func loadF64(dst *float64, src *float64, k int, groups int, ahead int)
+
+// storeF64 copies lanes 0..4·groups-1 of src ((k+3)/4·4 x 32) into rows
+// 0..4·groups-1 of dst (row-major, k columns).
+//
+//go:noescape
+func storeF64(dst *float64, src *float64, k int, groups int)

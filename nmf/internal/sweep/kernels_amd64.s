@@ -22,6 +22,24 @@ GLOBL abs64<>(SB), RODATA|NOPTR, $8
 DATA one64<>+0(SB)/8, $0x3ff0000000000000
 GLOBL one64<>(SB), RODATA|NOPTR, $8
 
+DATA lanemask<>+0(SB)/4, $0xffffffff
+DATA lanemask<>+4(SB)/4, $0xffffffff
+DATA lanemask<>+8(SB)/4, $0xffffffff
+DATA lanemask<>+12(SB)/4, $0xffffffff
+DATA lanemask<>+16(SB)/4, $0xffffffff
+DATA lanemask<>+20(SB)/4, $0xffffffff
+DATA lanemask<>+24(SB)/4, $0xffffffff
+DATA lanemask<>+28(SB)/4, $0xffffffff
+DATA lanemask<>+32(SB)/4, $0x00000000
+DATA lanemask<>+36(SB)/4, $0x00000000
+DATA lanemask<>+40(SB)/4, $0x00000000
+DATA lanemask<>+44(SB)/4, $0x00000000
+DATA lanemask<>+48(SB)/4, $0x00000000
+DATA lanemask<>+52(SB)/4, $0x00000000
+DATA lanemask<>+56(SB)/4, $0x00000000
+DATA lanemask<>+60(SB)/4, $0x00000000
+GLOBL lanemask<>(SB), RODATA|NOPTR, $64
+
 // func cdF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int)
 // Requires: AVX
 TEXT ·cdF32(SB), NOSPLIT, $0-48
@@ -424,6 +442,305 @@ done:
 	VZEROUPPER
 	RET
 
+// func loadF32(dst *float32, src *float32, k int, groups int, ahead int)
+// Requires: AVX
+TEXT ·loadF32(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ k+16(FP), DX
+	MOVQ groups+24(FP), BX
+	MOVQ DX, SI
+	SHLQ $0x02, SI
+	LEAQ (SI)(SI*2), DI
+	CMPQ DX, $0x04
+	JL   small
+
+	// k ≥ 4: full blocks, then one overlapping the last k%4 columns.
+	MOVQ   DX, R10
+	SHRQ   $0x02, R10
+	LEAQ   -16(SI), R11
+	IMUL3Q $0x00000040, R11, R12
+	ANDQ   $0x03, DX
+
+group:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  CX, R8
+	MOVQ  AX, R9
+	MOVQ  R10, R13
+
+block:
+	VMOVUPS   (R8), X0
+	VMOVUPS   (R8)(SI*1), X1
+	VMOVUPS   (R8)(SI*2), X2
+	VMOVUPS   (R8)(DI*1), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X4
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (R9)
+	VMOVUPS   X1, 256(R9)
+	VMOVUPS   X4, 512(R9)
+	VMOVUPS   X0, 768(R9)
+	ADDQ      $0x10, R8
+	ADDQ      $0x00000400, R9
+	DECQ      R13
+	JNZ       block
+	TESTQ     DX, DX
+	JZ        next
+	LEAQ      (CX)(R11*1), R8
+	LEAQ      (AX)(R12*1), R9
+	VMOVUPS   (R8), X0
+	VMOVUPS   (R8)(SI*1), X1
+	VMOVUPS   (R8)(SI*2), X2
+	VMOVUPS   (R8)(DI*1), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X4
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (R9)
+	VMOVUPS   X1, 256(R9)
+	VMOVUPS   X4, 512(R9)
+	VMOVUPS   X0, 768(R9)
+
+next:
+	LEAQ (CX)(SI*4), CX
+	ADDQ $0x10, AX
+	DECQ BX
+	JMP  group
+
+small:
+	// k < 4: one block per group, spilling into the next rows but in the last group.
+sgroup:
+	CMPQ      BX, $0x01
+	JLE       last
+	VMOVUPS   (CX), X0
+	VMOVUPS   (CX)(SI*1), X1
+	VMOVUPS   (CX)(SI*2), X2
+	VMOVUPS   (CX)(DI*1), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X4
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (AX)
+	VMOVUPS   X1, 256(AX)
+	VMOVUPS   X4, 512(AX)
+	VMOVUPS   X0, 768(AX)
+	LEAQ      (CX)(SI*4), CX
+	ADDQ      $0x10, AX
+	DECQ      BX
+	JMP       sgroup
+
+last:
+	TESTQ     BX, BX
+	JZ        done
+	MOVQ      ahead+32(FP), BX
+	TESTQ     BX, BX
+	JZ        masked
+	VMOVUPS   (CX), X0
+	VMOVUPS   (CX)(SI*1), X1
+	VMOVUPS   (CX)(SI*2), X2
+	VMOVUPS   (CX)(DI*1), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X4
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (AX)
+	VMOVUPS   X1, 256(AX)
+	VMOVUPS   X4, 512(AX)
+	VMOVUPS   X0, 768(AX)
+	JMP       done
+
+masked:
+	LEAQ       lanemask<>+0(SB), BX
+	NEGQ       DX
+	VMOVUPS    32(BX)(DX*4), X3
+	VMASKMOVPS (CX), X3, X0
+	VMASKMOVPS (CX)(SI*1), X3, X1
+	VMASKMOVPS (CX)(SI*2), X3, X2
+	VMASKMOVPS (CX)(DI*1), X3, X3
+	VUNPCKLPS  X1, X0, X4
+	VUNPCKHPS  X1, X0, X0
+	VUNPCKLPS  X3, X2, X1
+	VUNPCKHPS  X3, X2, X3
+	VMOVLHPS   X1, X4, X2
+	VMOVHLPS   X4, X1, X1
+	VMOVLHPS   X3, X0, X4
+	VMOVHLPS   X0, X3, X0
+	VMOVUPS    X2, (AX)
+	VMOVUPS    X1, 256(AX)
+	VMOVUPS    X4, 512(AX)
+	VMOVUPS    X0, 768(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func storeF32(dst *float32, src *float32, k int, groups int)
+// Requires: AVX
+TEXT ·storeF32(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ k+16(FP), DX
+	MOVQ groups+24(FP), BX
+	MOVQ DX, SI
+	SHLQ $0x02, SI
+	LEAQ (SI)(SI*2), DI
+	CMPQ DX, $0x04
+	JL   small
+
+	// k ≥ 4: full blocks, then one overlapping the last k%4 columns.
+	MOVQ   DX, R10
+	SHRQ   $0x02, R10
+	LEAQ   -16(SI), R11
+	IMUL3Q $0x00000040, R11, R12
+	ANDQ   $0x03, DX
+
+group:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  R10, R13
+
+block:
+	VMOVUPS   (R9), X0
+	VMOVUPS   256(R9), X1
+	VMOVUPS   512(R9), X2
+	VMOVUPS   768(R9), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X5
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (R8)
+	VMOVUPS   X1, (R8)(SI*1)
+	VMOVUPS   X5, (R8)(SI*2)
+	VMOVUPS   X0, (R8)(DI*1)
+	ADDQ      $0x10, R8
+	ADDQ      $0x00000400, R9
+	DECQ      R13
+	JNZ       block
+	TESTQ     DX, DX
+	JZ        next
+	LEAQ      (AX)(R11*1), R8
+	LEAQ      (CX)(R12*1), R9
+	VMOVUPS   (R9), X0
+	VMOVUPS   256(R9), X1
+	VMOVUPS   512(R9), X2
+	VMOVUPS   768(R9), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X5
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (R8)
+	VMOVUPS   X1, (R8)(SI*1)
+	VMOVUPS   X5, (R8)(SI*2)
+	VMOVUPS   X0, (R8)(DI*1)
+
+next:
+	LEAQ (AX)(SI*4), AX
+	ADDQ $0x10, CX
+	DECQ BX
+	JMP  group
+
+small:
+	// k < 4: one block per group, spilling into the next rows but in the last group.
+sgroup:
+	CMPQ      BX, $0x01
+	JLE       last
+	VMOVUPS   (CX), X0
+	VMOVUPS   256(CX), X1
+	VMOVUPS   512(CX), X2
+	VMOVUPS   768(CX), X3
+	VUNPCKLPS X1, X0, X4
+	VUNPCKHPS X1, X0, X0
+	VUNPCKLPS X3, X2, X1
+	VUNPCKHPS X3, X2, X3
+	VMOVLHPS  X1, X4, X2
+	VMOVHLPS  X4, X1, X1
+	VMOVLHPS  X3, X0, X5
+	VMOVHLPS  X0, X3, X0
+	VMOVUPS   X2, (AX)
+	VMOVUPS   X1, (AX)(SI*1)
+	VMOVUPS   X5, (AX)(SI*2)
+	VMOVUPS   X0, (AX)(DI*1)
+	LEAQ      (AX)(SI*4), AX
+	ADDQ      $0x10, CX
+	DECQ      BX
+	JMP       sgroup
+
+last:
+	TESTQ      BX, BX
+	JZ         done
+	LEAQ       lanemask<>+0(SB), BX
+	NEGQ       DX
+	VMOVUPS    32(BX)(DX*4), X4
+	CMPQ       DX, $-1
+	JE         k1
+	VMOVUPS    (CX), X0
+	VMOVUPS    256(CX), X1
+	VMOVUPS    512(CX), X2
+	VMOVUPS    768(CX), X3
+	VUNPCKLPS  X1, X0, X5
+	VUNPCKHPS  X1, X0, X0
+	VUNPCKLPS  X3, X2, X1
+	VUNPCKHPS  X3, X2, X3
+	VMOVLHPS   X1, X5, X2
+	VMOVHLPS   X5, X1, X1
+	VMOVLHPS   X3, X0, X5
+	VMOVHLPS   X0, X3, X0
+	VMOVUPS    X2, (AX)
+	VMOVUPS    X1, (AX)(SI*1)
+	VMOVUPS    X5, (AX)(SI*2)
+	VMASKMOVPS X0, X4, (AX)(DI*1)
+	JMP        done
+
+k1:
+	VMOVUPS    (CX), X0
+	VMOVUPS    256(CX), X1
+	VMOVUPS    512(CX), X2
+	VMOVUPS    768(CX), X3
+	VUNPCKLPS  X1, X0, X5
+	VUNPCKHPS  X1, X0, X0
+	VUNPCKLPS  X3, X2, X1
+	VUNPCKHPS  X3, X2, X3
+	VMOVLHPS   X1, X5, X2
+	VMOVHLPS   X5, X1, X1
+	VMOVLHPS   X3, X0, X5
+	VMOVHLPS   X0, X3, X0
+	VMASKMOVPS X2, X4, (AX)
+	VMASKMOVPS X1, X4, (AX)(SI*1)
+	VMASKMOVPS X5, X4, (AX)(SI*2)
+	VMASKMOVPS X0, X4, (AX)(DI*1)
+
+done:
+	VZEROUPPER
+	RET
+
 // func cdF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int)
 // Requires: AVX
 TEXT ·cdF64(SB), NOSPLIT, $0-48
@@ -823,5 +1140,304 @@ done:
 	MOVQ    out+48(FP), AX
 	VMOVUPD Y1, (AX)
 	VMOVUPD Y2, 32(AX)
+	VZEROUPPER
+	RET
+
+// func loadF64(dst *float64, src *float64, k int, groups int, ahead int)
+// Requires: AVX
+TEXT ·loadF64(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ k+16(FP), DX
+	MOVQ groups+24(FP), BX
+	MOVQ DX, SI
+	SHLQ $0x03, SI
+	LEAQ (SI)(SI*2), DI
+	CMPQ DX, $0x04
+	JL   small
+
+	// k ≥ 4: full blocks, then one overlapping the last k%4 columns.
+	MOVQ   DX, R10
+	SHRQ   $0x02, R10
+	LEAQ   -32(SI), R11
+	IMUL3Q $0x00000020, R11, R12
+	ANDQ   $0x03, DX
+
+group:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  CX, R8
+	MOVQ  AX, R9
+	MOVQ  R10, R13
+
+block:
+	VMOVUPD    (R8), Y0
+	VMOVUPD    (R8)(SI*1), Y1
+	VMOVUPD    (R8)(SI*2), Y2
+	VMOVUPD    (R8)(DI*1), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (R9)
+	VMOVUPD    Y3, 256(R9)
+	VMOVUPD    Y1, 512(R9)
+	VMOVUPD    Y0, 768(R9)
+	ADDQ       $0x20, R8
+	ADDQ       $0x00000400, R9
+	DECQ       R13
+	JNZ        block
+	TESTQ      DX, DX
+	JZ         next
+	LEAQ       (CX)(R11*1), R8
+	LEAQ       (AX)(R12*1), R9
+	VMOVUPD    (R8), Y0
+	VMOVUPD    (R8)(SI*1), Y1
+	VMOVUPD    (R8)(SI*2), Y2
+	VMOVUPD    (R8)(DI*1), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (R9)
+	VMOVUPD    Y3, 256(R9)
+	VMOVUPD    Y1, 512(R9)
+	VMOVUPD    Y0, 768(R9)
+
+next:
+	LEAQ (CX)(SI*4), CX
+	ADDQ $0x20, AX
+	DECQ BX
+	JMP  group
+
+small:
+	// k < 4: one block per group, spilling into the next rows but in the last group.
+sgroup:
+	CMPQ       BX, $0x01
+	JLE        last
+	VMOVUPD    (CX), Y0
+	VMOVUPD    (CX)(SI*1), Y1
+	VMOVUPD    (CX)(SI*2), Y2
+	VMOVUPD    (CX)(DI*1), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (AX)
+	VMOVUPD    Y3, 256(AX)
+	VMOVUPD    Y1, 512(AX)
+	VMOVUPD    Y0, 768(AX)
+	LEAQ       (CX)(SI*4), CX
+	ADDQ       $0x20, AX
+	DECQ       BX
+	JMP        sgroup
+
+last:
+	TESTQ      BX, BX
+	JZ         done
+	MOVQ       ahead+32(FP), BX
+	TESTQ      BX, BX
+	JZ         masked
+	VMOVUPD    (CX), Y0
+	VMOVUPD    (CX)(SI*1), Y1
+	VMOVUPD    (CX)(SI*2), Y2
+	VMOVUPD    (CX)(DI*1), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (AX)
+	VMOVUPD    Y3, 256(AX)
+	VMOVUPD    Y1, 512(AX)
+	VMOVUPD    Y0, 768(AX)
+	JMP        done
+
+masked:
+	LEAQ       lanemask<>+0(SB), BX
+	NEGQ       DX
+	VMOVUPD    32(BX)(DX*8), Y3
+	VMASKMOVPD (CX), Y3, Y0
+	VMASKMOVPD (CX)(SI*1), Y3, Y1
+	VMASKMOVPD (CX)(SI*2), Y3, Y2
+	VMASKMOVPD (CX)(DI*1), Y3, Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (AX)
+	VMOVUPD    Y3, 256(AX)
+	VMOVUPD    Y1, 512(AX)
+	VMOVUPD    Y0, 768(AX)
+
+done:
+	VZEROUPPER
+	RET
+
+// func storeF64(dst *float64, src *float64, k int, groups int)
+// Requires: AVX
+TEXT ·storeF64(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ src+8(FP), CX
+	MOVQ k+16(FP), DX
+	MOVQ groups+24(FP), BX
+	MOVQ DX, SI
+	SHLQ $0x03, SI
+	LEAQ (SI)(SI*2), DI
+	CMPQ DX, $0x04
+	JL   small
+
+	// k ≥ 4: full blocks, then one overlapping the last k%4 columns.
+	MOVQ   DX, R10
+	SHRQ   $0x02, R10
+	LEAQ   -32(SI), R11
+	IMUL3Q $0x00000020, R11, R12
+	ANDQ   $0x03, DX
+
+group:
+	TESTQ BX, BX
+	JZ    done
+	MOVQ  AX, R8
+	MOVQ  CX, R9
+	MOVQ  R10, R13
+
+block:
+	VMOVUPD    (R9), Y0
+	VMOVUPD    256(R9), Y1
+	VMOVUPD    512(R9), Y2
+	VMOVUPD    768(R9), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (R8)
+	VMOVUPD    Y3, (R8)(SI*1)
+	VMOVUPD    Y1, (R8)(SI*2)
+	VMOVUPD    Y0, (R8)(DI*1)
+	ADDQ       $0x20, R8
+	ADDQ       $0x00000400, R9
+	DECQ       R13
+	JNZ        block
+	TESTQ      DX, DX
+	JZ         next
+	LEAQ       (AX)(R11*1), R8
+	LEAQ       (CX)(R12*1), R9
+	VMOVUPD    (R9), Y0
+	VMOVUPD    256(R9), Y1
+	VMOVUPD    512(R9), Y2
+	VMOVUPD    768(R9), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (R8)
+	VMOVUPD    Y3, (R8)(SI*1)
+	VMOVUPD    Y1, (R8)(SI*2)
+	VMOVUPD    Y0, (R8)(DI*1)
+
+next:
+	LEAQ (AX)(SI*4), AX
+	ADDQ $0x20, CX
+	DECQ BX
+	JMP  group
+
+small:
+	// k < 4: one block per group, spilling into the next rows but in the last group.
+sgroup:
+	CMPQ       BX, $0x01
+	JLE        last
+	VMOVUPD    (CX), Y0
+	VMOVUPD    256(CX), Y1
+	VMOVUPD    512(CX), Y2
+	VMOVUPD    768(CX), Y3
+	VUNPCKLPD  Y1, Y0, Y4
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y5
+	VPERM2F128 $0x20, Y1, Y4, Y2
+	VPERM2F128 $0x20, Y5, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y4, Y1
+	VPERM2F128 $0x31, Y5, Y0, Y0
+	VMOVUPD    Y2, (AX)
+	VMOVUPD    Y3, (AX)(SI*1)
+	VMOVUPD    Y1, (AX)(SI*2)
+	VMOVUPD    Y0, (AX)(DI*1)
+	LEAQ       (AX)(SI*4), AX
+	ADDQ       $0x20, CX
+	DECQ       BX
+	JMP        sgroup
+
+last:
+	TESTQ      BX, BX
+	JZ         done
+	LEAQ       lanemask<>+0(SB), BX
+	NEGQ       DX
+	VMOVUPD    32(BX)(DX*8), Y4
+	CMPQ       DX, $-1
+	JE         k1
+	VMOVUPD    (CX), Y0
+	VMOVUPD    256(CX), Y1
+	VMOVUPD    512(CX), Y2
+	VMOVUPD    768(CX), Y3
+	VUNPCKLPD  Y1, Y0, Y5
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y6
+	VPERM2F128 $0x20, Y1, Y5, Y2
+	VPERM2F128 $0x20, Y6, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y5, Y1
+	VPERM2F128 $0x31, Y6, Y0, Y0
+	VMOVUPD    Y2, (AX)
+	VMOVUPD    Y3, (AX)(SI*1)
+	VMOVUPD    Y1, (AX)(SI*2)
+	VMASKMOVPD Y0, Y4, (AX)(DI*1)
+	JMP        done
+
+k1:
+	VMOVUPD    (CX), Y0
+	VMOVUPD    256(CX), Y1
+	VMOVUPD    512(CX), Y2
+	VMOVUPD    768(CX), Y3
+	VUNPCKLPD  Y1, Y0, Y5
+	VUNPCKHPD  Y1, Y0, Y0
+	VUNPCKLPD  Y3, Y2, Y1
+	VUNPCKHPD  Y3, Y2, Y6
+	VPERM2F128 $0x20, Y1, Y5, Y2
+	VPERM2F128 $0x20, Y6, Y0, Y3
+	VPERM2F128 $0x31, Y1, Y5, Y1
+	VPERM2F128 $0x31, Y6, Y0, Y0
+	VMASKMOVPD Y2, Y4, (AX)
+	VMASKMOVPD Y3, Y4, (AX)(SI*1)
+	VMASKMOVPD Y1, Y4, (AX)(SI*2)
+	VMASKMOVPD Y0, Y4, (AX)(DI*1)
+
+done:
 	VZEROUPPER
 	RET

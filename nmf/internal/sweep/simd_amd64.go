@@ -41,3 +41,26 @@ func halsSIMD[T Float](a, p, g []T, k int, perm []int) (violation, change2 float
 	}
 	return violation, change2
 }
+
+// loadSIMD runs Load on 4·groups rows with the generated transposes.
+// ahead: src's memory extends 3 elements beyond the 4·groups rows.
+func loadSIMD[T Float](dst, src []T, k, groups int, ahead bool) {
+	var ah int
+	if ahead {
+		ah = 1
+	}
+	if isF32[T]() {
+		loadF32(ptr[float32](dst), ptr[float32](src), k, groups, ah)
+	} else {
+		loadF64(ptr[float64](dst), ptr[float64](src), k, groups, ah)
+	}
+}
+
+// storeSIMD runs Store on 4·groups rows with the generated transposes.
+func storeSIMD[T Float](dst, src []T, k, groups int) {
+	if isF32[T]() {
+		storeF32(ptr[float32](dst), ptr[float32](src), k, groups)
+	} else {
+		storeF64(ptr[float64](dst), ptr[float64](src), k, groups)
+	}
+}

@@ -58,34 +58,49 @@ func Lanes[T Float]() int {
 	return 32
 }
 
-// Load copies rows 0..rows-1 of src (row-major, k columns) transposed into
-// dst (k x Lanes, row-major): dst[r·Lanes + i] = src[i·k + r], with zeros in
-// lanes rows..Lanes-1.
+// PanelLen returns the length of a panel of k columns for Load and Store:
+// k rounded up to a multiple of 4, times Lanes (the rows beyond k are
+// scratch space of the transposes).
+func PanelLen[T Float](k int) int { return (k + 3) / 4 * 4 * Lanes[T]() }
+
+// Load copies rows 0..rows-1 (rows ≤ Lanes) of src (row-major, k columns)
+// transposed into the panel dst (PanelLen(k) elements, k x Lanes row-major
+// and scratch rows): dst[r·Lanes + i] = src[i·k + r], with zeros in lanes
+// rows..Lanes-1. It reads src[:rows·k] only.
 func Load[T Float](dst, src []T, rows, k int) {
 	l := Lanes[T]()
-	dst = dst[:k*l]
+	dst = dst[:PanelLen[T](k)]
+	ahead := len(src) >= rows/4*4*k+3 // the kernel may read 3 elements ahead
 	src = src[:rows*k]
-	if rows < l {
-		clear(dst)
+	i0 := 0
+	if simdOn.Load() && rows >= 4 {
+		loadSIMD(dst, src, k, rows/4, ahead)
+		i0 = rows / 4 * 4
 	}
-	for i := range rows {
-		row := src[i*k : i*k+k]
-		for r, v := range row {
-			dst[r*l+i] = v
+	for r := range k {
+		drow := dst[r*l : r*l+l]
+		for i := i0; i < rows; i++ {
+			drow[i] = src[i*k+r]
 		}
+		clear(drow[rows:])
 	}
 }
 
-// Store copies lanes 0..rows-1 of src (k x Lanes) back into rows 0..rows-1 of
-// dst (row-major, k columns): the inverse of Load.
+// Store copies lanes 0..rows-1 of the panel src (from Load) back into rows
+// 0..rows-1 of dst (row-major, k columns): the inverse of Load.
 func Store[T Float](dst, src []T, rows, k int) {
 	l := Lanes[T]()
-	src = src[:k*l]
+	src = src[:PanelLen[T](k)]
 	dst = dst[:rows*k]
-	for i := range rows {
-		row := dst[i*k : i*k+k]
-		for r := range row {
-			row[r] = src[r*l+i]
+	i0 := 0
+	if simdOn.Load() && rows >= 4 {
+		storeSIMD(dst, src, k, rows/4)
+		i0 = rows / 4 * 4
+	}
+	for r := range k {
+		srow := src[r*l : r*l+rows]
+		for i := i0; i < rows; i++ {
+			dst[i*k+r] = srow[i]
 		}
 	}
 }

@@ -170,32 +170,54 @@ func TestHALSSemantics(t *testing.T) {
 }
 
 func TestLoadStore(t *testing.T) {
-	for _, rows := range []int{1, 5, 32} {
-		k := 3
-		src := make([]float64, rows*k)
-		for i := range src {
-			src[i] = float64(i + 1)
-		}
-		dst := make([]float64, k*Lanes[float64]())
-		for i := range dst {
-			dst[i] = -1
-		}
-		Load(dst, src, rows, k)
-		for r := range k {
-			for i := range Lanes[float64]() {
-				want := 0.0
-				if i < rows {
-					want = src[i*k+r]
+	t.Run("float64", func(t *testing.T) { testLoadStore[float64](t) })
+	t.Run("float32", func(t *testing.T) { testLoadStore[float32](t) })
+}
+
+func testLoadStore[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	l := Lanes[T]()
+	for _, simd := range []bool{false, true} {
+		SetSIMD(simd)
+		for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 50, 67} {
+			for _, rows := range []int{0, 1, 3, 4, 5, 8, 13, l - 1, l} {
+				src := make([]T, rows*k)
+				for i := range src {
+					src[i] = T(i + 1)
 				}
-				if dst[r*Lanes[float64]()+i] != want {
-					t.Fatalf("rows=%d: dst[%d,%d] = %g, want %g", rows, r, i, dst[r*Lanes[float64]()+i], want)
+				dst := make([]T, PanelLen[T](k))
+				for i := range dst {
+					dst[i] = -1
+				}
+				// Load may read ahead when src extends beyond the rows.
+				ext := append(slices.Clone(src), 9, 9, 9)
+				Load(dst, ext, rows, k)
+				for r := range k {
+					for i := range l {
+						want := T(0)
+						if i < rows {
+							want = src[i*k+r]
+						}
+						if got := dst[r*l+i]; got != want {
+							t.Fatalf("simd=%v k=%d rows=%d: dst[%d,%d] = %g, want %g", simd, k, rows, r, i, got, want)
+						}
+					}
+				}
+				Load(dst, src, rows, k)
+				for r := range k {
+					for i := range rows {
+						if got := dst[r*l+i]; got != src[i*k+r] {
+							t.Fatalf("simd=%v k=%d rows=%d: dst[%d,%d] = %g (exact src)", simd, k, rows, r, i, got)
+						}
+					}
+				}
+				back := make([]T, rows*k+1)
+				back[rows*k] = -7
+				Store(back[:rows*k], dst, rows, k)
+				if !slices.Equal(back[:rows*k], src) || back[rows*k] != -7 {
+					t.Fatalf("simd=%v k=%d rows=%d: Store(Load(x)) = %v", simd, k, rows, back)
 				}
 			}
-		}
-		back := make([]float64, rows*k)
-		Store(back, dst, rows, k)
-		if !slices.Equal(back, src) {
-			t.Fatalf("rows=%d: Store(Load(x)) = %v", rows, back)
 		}
 	}
 }

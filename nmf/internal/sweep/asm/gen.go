@@ -85,9 +85,19 @@ func main() {
 	f64.sign = constant("sign64", U64(0x8000000000000000))
 	f64.abs = constant("abs64", U64(0x7fffffffffffffff))
 	f64.one = constant("one64", U64(0x3ff0000000000000))
+	mask = GLOBL("lanemask", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		DATA(4*i, U32(v))
+	}
 	for _, t := range []typ{f32, f64} {
 		kernel(t, false)
 		kernel(t, true)
+		transpose(t, false)
+		transpose(t, true)
 	}
 	Generate()
 }
@@ -277,4 +287,214 @@ func kernel(t typ, hals bool) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// mask is 8 all-ones int32 followed by 8 zeros: the bytes starting at byte
+// 32-4n (float32) or 32-8n (float64) select the first n lanes.
+var mask Mem
+
+// vec4 returns a register of four elements of t (YMM for float64, XMM for
+// float32).
+func vec4(t typ) VecVirtual {
+	if t.size == 8 {
+		return YMM()
+	}
+	return XMM()
+}
+
+// transpose4 transposes the 4x4 block in r (rows) into c (columns).
+func transpose4(t typ, r, c []VecVirtual) {
+	tt := []VecVirtual{vec4(t), vec4(t), vec4(t), vec4(t)}
+	if t.size == 8 {
+		VUNPCKLPD(r[1], r[0], tt[0]) // r0[0] r1[0] r0[2] r1[2]
+		VUNPCKHPD(r[1], r[0], tt[1]) // r0[1] r1[1] r0[3] r1[3]
+		VUNPCKLPD(r[3], r[2], tt[2])
+		VUNPCKHPD(r[3], r[2], tt[3])
+		VPERM2F128(U8(0x20), tt[2], tt[0], c[0])
+		VPERM2F128(U8(0x20), tt[3], tt[1], c[1])
+		VPERM2F128(U8(0x31), tt[2], tt[0], c[2])
+		VPERM2F128(U8(0x31), tt[3], tt[1], c[3])
+		return
+	}
+	VUNPCKLPS(r[1], r[0], tt[0]) // r0[0] r1[0] r0[1] r1[1]
+	VUNPCKHPS(r[1], r[0], tt[1]) // r0[2] r1[2] r0[3] r1[3]
+	VUNPCKLPS(r[3], r[2], tt[2])
+	VUNPCKHPS(r[3], r[2], tt[3])
+	VMOVLHPS(tt[2], tt[0], c[0]) // t0.lo t2.lo
+	VMOVHLPS(tt[0], tt[2], c[1]) // t0.hi t2.hi
+	VMOVLHPS(tt[3], tt[1], c[2])
+	VMOVHLPS(tt[1], tt[3], c[3])
+}
+
+// transpose generates load{T} (store false) and store{T}: the copies of Load
+// and Store for groups of four rows, by 4x4 register transposes. With k ≥ 4
+// the last k%4 columns are done by one more block that overlaps the previous
+// one (the same values written twice). With k < 4 a group's blocks spill
+// over into the next row(s) of the row-major side: loads read ahead, and
+// stores, done in row order, are overwritten by the next row's. Masked moves
+// (slow on AMD) keep the last group inside the rows: load{T}'s unless
+// ahead != 0 (the caller's slice extends far enough), store{T}'s last row
+// (all four when k = 1).
+func transpose(t typ, store bool) {
+	lanes := t.nvec * t.vw
+	rowBytes := lanes * t.size
+	name := "load" + t.name
+	if store {
+		name = "store" + t.name
+	}
+	sig := "func(dst *%[1]s, src *%[1]s, k int, groups int)"
+	if !store {
+		sig = "func(dst *%[1]s, src *%[1]s, k int, groups int, ahead int)"
+	}
+	TEXT(name, NOSPLIT, fmt.Sprintf(sig, t.goType))
+	Pragma("noescape")
+	if store {
+		Doc(fmt.Sprintf("%s copies lanes 0..4·groups-1 of src ((k+3)/4·4 x %d) into rows", name, lanes),
+			"0..4·groups-1 of dst (row-major, k columns).")
+	} else {
+		Doc(fmt.Sprintf("%s copies rows 0..4·groups-1 of src (row-major, k columns) into", name),
+			fmt.Sprintf("lanes 0..4·groups-1 of dst ((k+3)/4·4 x %d); rows k.. of dst get scratch.", lanes),
+			"If ahead != 0, it may read up to 3 elements beyond the last row.")
+	}
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	k := Load(Param("k"), GP64())
+	n := Load(Param("groups"), GP64())
+	kb := GP64() // bytes per row of the row-major side
+	MOVQ(k, kb)
+	SHLQ(U8(map[int]uint64{4: 2, 8: 3}[t.size]), kb)
+	kb3 := GP64()
+	LEAQ(Mem{Base: kb, Index: kb, Scale: 2}, kb3)
+	rm, tm := src, dst // the row-major and the transposed side
+	if store {
+		rm, tm = dst, src
+	}
+	rowq := func(base Register, q int) Mem {
+		switch q {
+		case 0:
+			return Mem{Base: base}
+		case 3:
+			return Mem{Base: base, Index: kb3, Scale: 1}
+		}
+		return Mem{Base: base, Index: kb, Scale: uint8(q)}
+	}
+	movu := func(a, b Op) {
+		if t.size == 8 {
+			VMOVUPD(a, b)
+		} else {
+			VMOVUPS(a, b)
+		}
+	}
+	maskmov := func(a, b, c Op) {
+		if t.size == 8 {
+			VMASKMOVPD(a, b, c)
+		} else {
+			VMASKMOVPS(a, b, c)
+		}
+	}
+	r := []VecVirtual{vec4(t), vec4(t), vec4(t), vec4(t)}
+	c := []VecVirtual{vec4(t), vec4(t), vec4(t), vec4(t)}
+	mv := vec4(t)
+	// block transposes the 4x4 block between pr (row-major side) and pt.
+	block := func(pr, pt Register, masked, allMasked bool) {
+		for q := range 4 {
+			switch {
+			case store:
+				movu(Mem{Base: pt, Disp: q * rowBytes}, r[q])
+			case masked:
+				maskmov(rowq(pr, q), mv, r[q]) // all rows: their spill may reach beyond
+			default:
+				movu(rowq(pr, q), r[q])
+			}
+		}
+		transpose4(t, r, c)
+		for q := range 4 {
+			switch {
+			case !store:
+				movu(c[q], Mem{Base: pt, Disp: q * rowBytes})
+			case masked && (q == 3 || allMasked):
+				maskmov(c[q], mv, rowq(pr, q)) // the others' spill is overwritten
+			default:
+				movu(c[q], rowq(pr, q))
+			}
+		}
+	}
+	pr, pt := GP64(), GP64()
+	CMPQ(k, U8(4))
+	JL(LabelRef("small"))
+
+	Comment("k ≥ 4: full blocks, then one overlapping the last k%4 columns.")
+	full, tailR, tailT := GP64(), GP64(), GP64()
+	MOVQ(k, full)
+	SHRQ(U8(2), full)
+	LEAQ(Mem{Base: kb, Disp: -4 * t.size}, tailR) // column k-4, in bytes
+	IMUL3Q(U32(lanes), tailR, tailT)              // row k-4 of the panel, in bytes
+	ANDQ(U8(3), k)                                // k%4
+	cnt := GP64()
+	Label("group")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	MOVQ(rm, pr)
+	MOVQ(tm, pt)
+	MOVQ(full, cnt)
+	Label("block")
+	block(pr, pt, false, false)
+	ADDQ(U8(4*t.size), pr)
+	ADDQ(U32(4*rowBytes), pt)
+	DECQ(cnt)
+	JNZ(LabelRef("block"))
+	TESTQ(k, k)
+	JZ(LabelRef("next"))
+	LEAQ(Mem{Base: rm, Index: tailR, Scale: 1}, pr)
+	LEAQ(Mem{Base: tm, Index: tailT, Scale: 1}, pt)
+	block(pr, pt, false, false)
+	Label("next")
+	LEAQ(Mem{Base: rm, Index: kb, Scale: 4}, rm)
+	ADDQ(U8(4*t.size), tm)
+	DECQ(n)
+	JMP(LabelRef("group"))
+
+	Label("small")
+	Comment("k < 4: one block per group, spilling into the next rows but in the last group.")
+	Label("sgroup")
+	CMPQ(n, U8(1))
+	JLE(LabelRef("last"))
+	block(rm, tm, false, false)
+	LEAQ(Mem{Base: rm, Index: kb, Scale: 4}, rm)
+	ADDQ(U8(4*t.size), tm)
+	DECQ(n)
+	JMP(LabelRef("sgroup"))
+	Label("last")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	if !store {
+		ahead := Load(Param("ahead"), GP64())
+		TESTQ(ahead, ahead)
+		JZ(LabelRef("masked"))
+		block(rm, tm, false, false)
+		JMP(LabelRef("done"))
+		Label("masked")
+	}
+	m := laneMask(t, k, GP64())
+	movu(m, mv)
+	if store {
+		CMPQ(k, I8(-1))
+		JE(LabelRef("k1"))
+		block(rm, tm, true, false)
+		JMP(LabelRef("done"))
+		Label("k1")
+	}
+	block(rm, tm, true, true)
+
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// laneMask returns the address of the mask selecting the first n lanes, n
+// held in register nreg (negated).
+func laneMask(t typ, nreg Register, m GPVirtual) Mem {
+	LEAQ(mask, m)
+	NEGQ(nreg)
+	return Mem{Base: m, Index: nreg, Scale: uint8(t.size), Disp: 32}
 }
