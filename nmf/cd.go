@@ -184,7 +184,7 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 // Row splitting of cdUpdate: only when a sweep has at least cdParallelWork
 // multiply-adds (rows·k²), and at least cdMinRows rows per goroutine.
 const (
-	cdParallelWork = 1 << 15
+	cdParallelWork = 1 << 17
 	cdMinRows      = 64
 )
 
