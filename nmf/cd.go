@@ -139,7 +139,10 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 	if rows*k*k < cdParallelWork {
 		workers = 1
 	}
-	simd := sweep.SIMD() // read once: the layout of the results depends on it
+	// SIMD panels, unless the block is so small that transposing costs more
+	// than it saves (workload D's W, 38 x 3). Read once: the layout of the
+	// results in P depends on it.
+	simd := sweep.SIMD() && rows*k*k >= cdSIMDWork
 	sweepRows := cdRows[T]
 	if simd {
 		sweepRows = cdPanels[T]
@@ -186,6 +189,7 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 const (
 	cdParallelWork = 1 << 17
 	cdMinRows      = 64
+	cdSIMDWork     = 1 << 10 // the SIMD panels from rows·k² = cdSIMDWork
 )
 
 // cdRows runs the sweep of cdUpdate on rows [r0, r1) of A, storing

@@ -85,6 +85,7 @@ func testCDUpdateSIMD[T Float](t *testing.T) {
 		{"random", 1150, 50, 0, 0},
 		{"random", 70, 67, 0.05, 0.5},
 		{"random", 64, 5, 0, 0},
+		{"random", 333, 2, 0, 0},
 		{"adversarial", 1, 1, 0, 0},
 		{"adversarial", 33, 1, 0, 0},
 		{"adversarial", 97, 3, 0, 0},
@@ -98,6 +99,14 @@ func testCDUpdateSIMD[T Float](t *testing.T) {
 			perm := identityPerm(c.k)
 			if seed > 0 {
 				perm = rand.New(rand.NewPCG(seed, 3)).Perm(c.k)
+			}
+			// The sweeps themselves, below cdUpdate's size threshold too.
+			aP, aR := slices.Clone(a), slices.Clone(a)
+			pgP, pgR := make([]T, c.rows*c.k), make([]T, c.rows*c.k)
+			cdPanels(aP, 0, c.rows, c.k, g, slices.Clone(prod), perm, pgP, c.rows)
+			cdRows(aR, 0, c.rows, c.k, g, slices.Clone(prod), perm, pgR, c.rows)
+			if !bitsEqual(aP, aR) || !bitsEqual(pgP, pgR) {
+				t.Fatalf("%s rows=%d k=%d seed=%d: cdPanels and cdRows differ", c.kind, c.rows, c.k, seed)
 			}
 			for _, procs := range []int{1, 2} {
 				prev := runtime.GOMAXPROCS(procs)

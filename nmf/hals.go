@@ -263,6 +263,14 @@ func adjustBlock[T Float](g, prod []T, k int, l1, l2 T) {
 // (vectors across its rows) for all its sweeps.
 func halsRowBlock[T Float]() int { return sweep.Lanes[T]() }
 
+// halsBlock runs its blocks on several goroutines only from
+// halsParallelWork multiply-adds (rows·k² per sweep, times up to
+// halsTypicalSweeps sweeps).
+const (
+	halsParallelWork  = 1 << 17
+	halsTypicalSweeps = 8
+)
+
 // halsBlock runs the inner loop of one block of accelerated HALS on A (rows x
 // k, row-major) for min_{A ≥ 0} ½||Y - A Bᵀ||² + l1||A||₁ + ½ l2||A||², given
 // the adjusted G = BᵀB + l2 I and P = Y B - l1 (not modified). The problem
@@ -277,7 +285,11 @@ func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps i
 	viol := make([]float64, nb)
 	count := make([]int, nb)
 	workers := min(runtime.GOMAXPROCS(0), nb)
-	if rows*k*k*maxSweeps < 1<<15 { // too small to pay for goroutines
+	// Too small to pay for goroutines? The work is estimated with at most
+	// halsTypicalSweeps sweeps: the δ test usually stops a block well before
+	// a large budget (workload D's 38 rows of W may run 676 sweeps, and run
+	// 4 to 10).
+	if rows*k*k*min(maxSweeps, halsTypicalSweeps) < halsParallelWork {
 		workers = 1
 	}
 	simd := sweep.SIMD()
