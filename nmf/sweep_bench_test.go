@@ -27,19 +27,21 @@ func BenchmarkCDUpdate(b *testing.B) {
 	}
 }
 
-// BenchmarkHALSBlock times one hals block update (halsBlock, up to 10
-// sweeps) of A's W (1150x50).
+// BenchmarkHALSBlock times one hals block update (halsBlock) of A's W
+// (1150x50, up to 10 sweeps) and of D's H (5000x3, up to 6 sweeps).
 func BenchmarkHALSBlock(b *testing.B) {
-	for _, simd := range []bool{true, false} {
-		b.Run(fmt.Sprintf("simd=%v", simd), func(b *testing.B) {
-			defer sweep.SetSIMD(sweep.SetSIMD(simd))
-			a0, g, prod := cdProblem[float64]("random", 1150, 50, 1)
-			perm := identityPerm(50)
-			a := slices.Clone(a0)
-			for b.Loop() {
-				copy(a, a0)
-				halsBlock(a, 1150, 50, g, prod, perm, 10, 0)
-			}
-		})
+	for _, c := range []struct{ rows, k, sweeps int }{{1150, 50, 10}, {5000, 3, 6}} {
+		for _, simd := range []bool{true, false} {
+			b.Run(fmt.Sprintf("%dx%d/simd=%v", c.rows, c.k, simd), func(b *testing.B) {
+				defer sweep.SetSIMD(sweep.SetSIMD(simd))
+				a0, g, prod := cdProblem[float64]("random", c.rows, c.k, 1)
+				perm := identityPerm(c.k)
+				a := slices.Clone(a0)
+				for b.Loop() {
+					copy(a, a0)
+					halsBlock(a, c.rows, c.k, g, prod, perm, c.sweeps, 0)
+				}
+			})
+		}
 	}
 }

@@ -4,7 +4,6 @@ import "testing"
 
 // BenchmarkLoadStoreK3 and K4 time Load and Store of workload D's H (5000 x 3)
 // and of the same data as k = 4 (no partial column block).
-
 func BenchmarkLoadStoreK3(b *testing.B) {
 	k, rows := 3, 5000
 	a := make([]float64, rows*k)

@@ -102,9 +102,12 @@ func main() {
 	Generate()
 }
 
+// constant returns a 32-byte vector of copies of v.
 func constant(name string, v Constant) Mem {
 	m := GLOBL(name, RODATA|NOPTR)
-	DATA(0, v)
+	for off := 0; off < 32; off += v.Bytes() {
+		DATA(off, v)
+	}
 	return m
 }
 
@@ -147,11 +150,15 @@ func kernel(t typ, hals bool) {
 
 	zero := YMM()
 	VXORPS(zero, zero, zero)
-	var viol, chg VecVirtual
+	// Two accumulators each for the violation and the squared change, so
+	// that their chains of additions do not bound short sweeps (small k).
+	var viol, chg [2]VecVirtual
 	if hals {
-		viol, chg = YMM(), YMM()
-		VXORPS(viol, viol, viol)
-		VXORPS(chg, chg, chg)
+		for i := range 2 {
+			viol[i], chg[i] = YMM(), YMM()
+			VXORPS(viol[i], viol[i], viol[i])
+			VXORPS(chg[i], chg[i], chg[i])
+		}
 	}
 	acc := make([]VecVirtual, t.nvec)
 	for j := range acc {
@@ -206,11 +213,10 @@ func kernel(t typ, hals bool) {
 	Comment("Projected gradients: g, or min(g, 0) where a[t] == 0 (g > 0 gives +0).")
 	at := func(j int) Mem { return Mem{Base: a, Index: off, Scale: 1, Disp: j * vb} }
 	pt := func(j int) Mem { return Mem{Base: p, Index: off, Scale: 1, Disp: j * vb} }
-	mask := YMM() // |·| for hals, the sign bit for cd
-	if hals {
-		t.bcast(t.abs, mask)
-	} else {
-		t.bcast(t.sign, mask)
+	var mask VecVirtual // the sign bit, for cd (hals reads |·|'s mask from memory)
+	if !hals {
+		mask = YMM()
+		t.movu(t.sign, mask)
 	}
 	for j := range acc {
 		if hals {
@@ -223,8 +229,8 @@ func kernel(t typ, hals bool) {
 		t.and(pg, m1, m1)                  // both
 		t.andn(acc[j], m1, pg)             // g where not both, else +0
 		if hals {
-			t.and(mask, pg, pg)
-			t.add(pg, viol, viol)
+			t.and(t.abs, pg, pg)
+			t.add(pg, viol[j%2], viol[j%2])
 		} else {
 			// abs as nmf's: -v where v < 0, else v (so -0 stays -0).
 			t.cmp(U8(cmpLT), zero, pg, m1) // pg < 0
@@ -263,7 +269,7 @@ func kernel(t typ, hals bool) {
 			t.sub(v, av, v)
 			t.max(zero, v, v) // NaN and -0 give +0
 			t.sub(av, v, av)  // change
-			t.fma(av, av, chg)
+			t.fma(av, av, chg[j%2])
 		} else {
 			m := YMM()
 			t.div(hv, acc[j], v)
@@ -282,8 +288,10 @@ func kernel(t typ, hals bool) {
 	Label("done")
 	if hals {
 		out := Load(Param("out"), GP64())
-		t.movu(viol, Mem{Base: out})
-		t.movu(chg, Mem{Base: out, Disp: vb})
+		t.add(viol[1], viol[0], viol[0])
+		t.add(chg[1], chg[0], chg[0])
+		t.movu(viol[0], Mem{Base: out})
+		t.movu(chg[0], Mem{Base: out, Disp: vb})
 	}
 	VZEROUPPER()
 	RET()
