@@ -279,6 +279,12 @@ const (
 // ||ΔA_b⁽ˡ⁾||_F ≤ δ ||ΔA_b⁽¹⁾||_F (or when its first sweep changed nothing).
 // It returns the violation of the first sweep (summed over blocks in order)
 // and the largest number of sweeps a block ran.
+//
+// With SIMD kernels (sweep.HALS) the steps use FMA and a reciprocal of the
+// Hessian, so the iterates differ from the scalar path's by rounding; both
+// are deterministic. A block shorter than a panel is padded with zero rows,
+// which add nothing to the sums (unless G holds an Inf, where 0·Inf makes
+// the violation NaN rather than Inf).
 func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps int, delta float64) (violation float64, sweeps int) {
 	bs := halsRowBlock[T]()
 	nb := (rows + bs - 1) / bs
