@@ -207,11 +207,13 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			gt := g[t*k : t*k+k]
 			a0, a1, a2, a3 := a0[:len(gt)], a1[:len(gt)], a2[:len(gt)], a3[:len(gt)]
 			g0, g1, g2, g3 := -p0[t], -p1[t], -p2[t], -p3[t]
+			// T(·) rounds each product: the compiler may not fuse it
+			// into an FMA (GOAMD64=v3 would), as the Cython kernel does not.
 			for r, v := range gt {
-				g0 += v * a0[r]
-				g1 += v * a1[r]
-				g2 += v * a2[r]
-				g3 += v * a3[r]
+				g0 += T(v * a0[r])
+				g1 += T(v * a1[r])
+				g2 += T(v * a2[r])
+				g3 += T(v * a3[r])
 			}
 			hess := gt[t]
 			if pg == nil {
@@ -235,7 +237,7 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			ai := ai[:len(gt)]
 			grad := -prod[i*k+t]
 			for r, v := range gt {
-				grad += v * ai[r]
+				grad += T(v * ai[r])
 			}
 			if pg == nil {
 				prod[i*k+t] = abs(cdStep(ai, t, grad, gt[t]))
