@@ -15,6 +15,9 @@
 // (never FMA), the sum started from -P[t,:], true division by the Hessian.
 // hals{T} uses FMA and a reciprocal of the Hessian, and accumulates the
 // violation and squared change per lane.
+//
+// load{T} and store{T} copy panels between the row-major matrix and the
+// transposed layout, four rows at a time by 4x4 register transposes.
 package main
 
 import (
