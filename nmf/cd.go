@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
+	"github.com/gonmf/gonmf/nmf/internal/sweep"
 )
 
 // regularization holds the scaled penalties of scikit-learn's objective
@@ -105,8 +106,9 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // coordinates of |projected gradient| (g, or min(g, 0) where A[i,t] = 0),
 // accumulated in T as the Cython kernel does. G and P are modified. pg is
 // scratch space of at least rows·k elements, or nil: then the projected
-// gradient of coordinate (i, t) is kept in P[i,t], which its step is the
-// last to read, and no buffer beyond P is needed (m x k for H).
+// gradients are kept in P, whose values each step is the last to read
+// (|pg| of (i, t) in P[i,t] for cdRows, panel by panel for cdPanels), and no
+// buffer beyond P is needed (m x k for H).
 //
 // The arithmetic is the Cython kernel's, operation for operation: each g is
 // summed in the same order (-P[i,t], then r = 0..k-1) and the violation in
@@ -117,7 +119,8 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // stay in L1 and their four gradients are four independent dependency
 // chains, and stores the |projected gradients| in pg to be added up in the
 // kernel's order afterwards; large blocks are split by rows over GOMAXPROCS
-// goroutines.
+// goroutines. With SIMD kernels (package sweep), panels of sweep.Lanes rows
+// are swept transposed, a vector across rows, with the same operations.
 func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
 	if l2 != 0 {
 		for t := range k {
@@ -136,17 +139,34 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 	if rows*k*k < cdParallelWork {
 		workers = 1
 	}
+	// SIMD panels, unless the block is so small that transposing costs more
+	// than it saves (workload D's W, 38 x 3). Read once: the layout of the
+	// results in P depends on it.
+	simd := sweep.SIMD() && rows*k*k >= cdSIMDWork
+	sweepRows := cdRows[T]
+	if simd {
+		sweepRows = cdPanels[T]
+	}
 	if workers <= 1 {
-		cdRows(a, 0, rows, k, g, prod, perm, pg, rows)
+		sweepRows(a, 0, rows, k, g, prod, perm, pg, rows)
 	} else {
+		// Split on panel boundaries, so no goroutine pads a partial panel
+		// but the last.
+		l := sweep.Lanes[T]()
 		var wg sync.WaitGroup
 		for w := range workers {
-			r0, r1 := w*rows/workers, (w+1)*rows/workers
-			wg.Go(func() { cdRows(a, r0, r1, k, g, prod, perm, pg, rows) })
+			r0, r1 := w*rows/workers/l*l, (w+1)*rows/workers/l*l
+			if w == workers-1 {
+				r1 = rows
+			}
+			wg.Go(func() { sweepRows(a, r0, r1, k, g, prod, perm, pg, rows) })
 		}
 		wg.Wait()
 	}
 	var violation T
+	if pg == nil && simd {
+		return cdPanelViolation(prod, rows, k)
+	}
 	if pg == nil {
 		// P[i,t] is |projected gradient| of coordinate (i, t): the same
 		// values, added in the same order.
@@ -167,8 +187,9 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 // Row splitting of cdUpdate: only when a sweep has at least cdParallelWork
 // multiply-adds (rows·k²), and at least cdMinRows rows per goroutine.
 const (
-	cdParallelWork = 1 << 15
+	cdParallelWork = 1 << 17
 	cdMinRows      = 64
+	cdSIMDWork     = 1 << 10 // the SIMD panels from rows·k² = cdSIMDWork
 )
 
 // cdRows runs the sweep of cdUpdate on rows [r0, r1) of A, storing
@@ -186,11 +207,13 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			gt := g[t*k : t*k+k]
 			a0, a1, a2, a3 := a0[:len(gt)], a1[:len(gt)], a2[:len(gt)], a3[:len(gt)]
 			g0, g1, g2, g3 := -p0[t], -p1[t], -p2[t], -p3[t]
+			// T(·) rounds each product: the compiler may not fuse it
+			// into an FMA (GOAMD64=v3 would), as the Cython kernel does not.
 			for r, v := range gt {
-				g0 += v * a0[r]
-				g1 += v * a1[r]
-				g2 += v * a2[r]
-				g3 += v * a3[r]
+				g0 += T(v * a0[r])
+				g1 += T(v * a1[r])
+				g2 += T(v * a2[r])
+				g3 += T(v * a3[r])
 			}
 			hess := gt[t]
 			if pg == nil {
@@ -214,7 +237,7 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			ai := ai[:len(gt)]
 			grad := -prod[i*k+t]
 			for r, v := range gt {
-				grad += v * ai[r]
+				grad += T(v * ai[r])
 			}
 			if pg == nil {
 				prod[i*k+t] = abs(cdStep(ai, t, grad, gt[t]))
@@ -223,6 +246,49 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			}
 		}
 	}
+}
+
+// cdPanels is cdRows with the SIMD kernel sweep.CD: panels of
+// sweep.Lanes rows, starting at multiples of sweep.Lanes, are transposed
+// into scratch space, swept, and copied back. |projected gradient| of
+// coordinate (i, perm[s]) goes to pg[s*ld+i], or, when pg is nil, to
+// prod[p*k + s*nr + i-p] for the panel of nr rows starting at row p (its
+// own part of P, read before): the layout cdPanelViolation adds up.
+func cdPanels[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+	l := sweep.Lanes[T]()
+	n := sweep.PanelLen[T](k)
+	buf := make([]T, 2*n)
+	at, pt := buf[:n], buf[n:]
+	for i := r0; i < r1; i += l {
+		nr := min(l, r1-i)
+		sweep.Load(at, a[i*k:], nr, k)
+		sweep.Load(pt, prod[i*k:], nr, k)
+		sweep.CD(at, pt, g, k, perm)
+		sweep.Store(a[i*k:], at, nr, k)
+		for s, t := range perm {
+			if pg == nil {
+				copy(prod[i*k+s*nr:i*k+s*nr+nr], pt[t*l:t*l+nr])
+			} else {
+				copy(pg[s*ld+i:s*ld+i+nr], pt[t*l:t*l+nr])
+			}
+		}
+	}
+}
+
+// cdPanelViolation adds up the |projected gradients| that cdPanels left in
+// prod (pg nil), in the kernel's order: for each s, all rows in order.
+func cdPanelViolation[T Float](prod []T, rows, k int) T {
+	l := sweep.Lanes[T]()
+	var violation T
+	for s := range k {
+		for p := 0; p < rows; p += l {
+			nr := min(l, rows-p)
+			for _, v := range prod[p*k+s*nr : p*k+s*nr+nr] {
+				violation += v
+			}
+		}
+	}
+	return violation
 }
 
 // cdStep applies the coordinate step to ai[t] given its gradient and

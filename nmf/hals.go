@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
+	"github.com/gonmf/gonmf/nmf/internal/sweep"
 )
 
 // Accelerated HALS (solver "hals"): Gillis & Glineur, "Accelerated
@@ -252,13 +253,23 @@ func adjustBlock[T Float](g, prod []T, k int, l1, l2 T) {
 	}
 }
 
-// halsRowBlock is the number of rows whose inner sweeps run together: the
-// rows of a block are independent given G and P, so each block of rows runs
-// its own inner loop, with its own stopping test, on one goroutine. Blocks
-// are fixed and their violations added in block order, so the result does
-// not depend on the number of goroutines, and a block update costs one
-// fork-join however many sweeps it runs.
-const halsRowBlock = 32
+// halsRowBlock returns the number of rows whose inner sweeps run together
+// (a panel of package sweep: 32 for float64, 64 for float32): the rows of a
+// block are independent given G and P, so each block of rows runs its own
+// inner loop, with its own stopping test, on one goroutine. Blocks are fixed
+// and their violations added in block order, so the result does not depend
+// on the number of goroutines, and a block update costs one fork-join
+// however many sweeps it runs. With SIMD kernels, a block is held transposed
+// (vectors across its rows) for all its sweeps.
+func halsRowBlock[T Float]() int { return sweep.Lanes[T]() }
+
+// halsBlock runs its blocks on several goroutines only from
+// halsParallelWork multiply-adds (rows·k² per sweep, times up to
+// halsTypicalSweeps sweeps).
+const (
+	halsParallelWork  = 1 << 17
+	halsTypicalSweeps = 8
+)
 
 // halsBlock runs the inner loop of one block of accelerated HALS on A (rows x
 // k, row-major) for min_{A ≥ 0} ½||Y - A Bᵀ||² + l1||A||₁ + ½ l2||A||², given
@@ -268,15 +279,27 @@ const halsRowBlock = 32
 // ||ΔA_b⁽ˡ⁾||_F ≤ δ ||ΔA_b⁽¹⁾||_F (or when its first sweep changed nothing).
 // It returns the violation of the first sweep (summed over blocks in order)
 // and the largest number of sweeps a block ran.
+//
+// With SIMD kernels (sweep.HALS) the steps use FMA and a reciprocal of the
+// Hessian, so the iterates differ from the scalar path's by rounding; both
+// are deterministic. A block shorter than a panel is padded with zero rows,
+// which add nothing to the sums (unless G holds an Inf, where 0·Inf makes
+// the violation NaN rather than Inf).
 func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps int, delta float64) (violation float64, sweeps int) {
-	nb := (rows + halsRowBlock - 1) / halsRowBlock
+	bs := halsRowBlock[T]()
+	nb := (rows + bs - 1) / bs
 	viol := make([]float64, nb)
 	count := make([]int, nb)
 	workers := min(runtime.GOMAXPROCS(0), nb)
-	if rows*k*k*maxSweeps < 1<<15 { // too small to pay for goroutines
+	// Too small to pay for goroutines? The work is estimated with at most
+	// halsTypicalSweeps sweeps: the δ test usually stops a block well before
+	// a large budget (workload D's 38 rows of W may run 676 sweeps, and run
+	// 4 to 10).
+	if rows*k*k*min(maxSweeps, halsTypicalSweeps) < halsParallelWork {
 		workers = 1
 	}
-	sweep := func(r0, r1 int) (v, d float64) {
+	simd := sweep.SIMD()
+	sweepRows := func(r0, r1 int) (v, d float64) {
 		i := r0
 		for ; i+4 <= r1; i += 4 {
 			vi, di := halsRows4(a[i*k:i*k+4*k], g, prod[i*k:i*k+4*k], perm)
@@ -291,17 +314,30 @@ func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps i
 		return v, d
 	}
 	run := func(b0, step int) {
+		var at, pt []T // the transposed block, with SIMD
+		if simd {
+			at, pt = make([]T, sweep.PanelLen[T](k)), make([]T, sweep.PanelLen[T](k))
+		}
 		for b := b0; b < nb; b += step {
-			r0, r1 := b*halsRowBlock, min((b+1)*halsRowBlock, rows)
-			v, first := sweep(r0, r1)
+			r0, r1 := b*bs, min((b+1)*bs, rows)
+			sweepBlock := func() (v, d float64) { return sweepRows(r0, r1) }
+			if simd {
+				sweep.Load(at, a[r0*k:], r1-r0, k)
+				sweep.Load(pt, prod[r0*k:], r1-r0, k)
+				sweepBlock = func() (v, d float64) { return sweep.HALS(at, pt, g, k, perm) }
+			}
+			v, first := sweepBlock()
 			n := 1
 			stop := delta * delta * first
 			for n < maxSweeps && first > 0 {
-				_, d := sweep(r0, r1)
+				_, d := sweepBlock()
 				n++
 				if d <= stop {
 					break
 				}
+			}
+			if simd {
+				sweep.Store(a[r0*k:], at, r1-r0, k)
 			}
 			viol[b], count[b] = v, n
 		}

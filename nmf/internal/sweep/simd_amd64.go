@@ -1,0 +1,66 @@
+package sweep
+
+import (
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// haveSIMD: the generated kernels need AVX2 (with OS support for YMM state,
+// which x/sys/cpu checks) and FMA.
+var haveSIMD = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+// ptr returns &s[0] as a *U (T and U are the same type).
+func ptr[U, T Float](s []T) *U { return (*U)(unsafe.Pointer(&s[0])) }
+
+// cdSIMD runs CD's sweep with the generated kernel.
+func cdSIMD[T Float](a, p, g []T, k int, perm []int) {
+	if isF32[T]() {
+		cdF32(ptr[float32](a), ptr[float32](p), ptr[float32](g), k, &perm[0], len(perm))
+	} else {
+		cdF64(ptr[float64](a), ptr[float64](p), ptr[float64](g), k, &perm[0], len(perm))
+	}
+}
+
+// halsSIMD runs HALS's sweep with the generated kernel and adds up its
+// per-lane sums in lane order.
+func halsSIMD[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) {
+	var out [16]T
+	vw := 4
+	if isF32[T]() {
+		vw = 8
+		halsF32(ptr[float32](a), ptr[float32](p), ptr[float32](g), k, &perm[0], len(perm), ptr[float32](out[:]))
+	} else {
+		halsF64(ptr[float64](a), ptr[float64](p), ptr[float64](g), k, &perm[0], len(perm), ptr[float64](out[:]))
+	}
+	for _, v := range out[:vw] {
+		violation += float64(v)
+	}
+	for _, v := range out[vw : 2*vw] {
+		change2 += float64(v)
+	}
+	return violation, change2
+}
+
+// loadSIMD runs Load on 4·groups rows with the generated transposes.
+// ahead: src's memory extends 3 elements beyond the 4·groups rows.
+func loadSIMD[T Float](dst, src []T, k, groups int, ahead bool) {
+	var ah int
+	if ahead {
+		ah = 1
+	}
+	if isF32[T]() {
+		loadF32(ptr[float32](dst), ptr[float32](src), k, groups, ah)
+	} else {
+		loadF64(ptr[float64](dst), ptr[float64](src), k, groups, ah)
+	}
+}
+
+// storeSIMD runs Store on 4·groups rows with the generated transposes.
+func storeSIMD[T Float](dst, src []T, k, groups int) {
+	if isF32[T]() {
+		storeF32(ptr[float32](dst), ptr[float32](src), k, groups)
+	} else {
+		storeF64(ptr[float64](dst), ptr[float64](src), k, groups)
+	}
+}

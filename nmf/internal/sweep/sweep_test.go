@@ -1,0 +1,223 @@
+package sweep
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// panel returns a random panel a, P (k x Lanes) and G (k x k) of kind:
+// "random" (uniform, a with zeros), "adversarial" (zeros, ties, ±0, a zero
+// Hessian, negative entries) or "nan" (a NaN and an Inf in G).
+func panel[T Float](kind string, k int, seed uint64) (a, p, g []T, perm []int) {
+	rng := rand.New(rand.NewPCG(seed, 7))
+	l := Lanes[T]()
+	a, p, g = make([]T, k*l), make([]T, k*l), make([]T, k*k)
+	pick := func(vals ...float64) T { return T(vals[rng.IntN(len(vals))]) }
+	for i := range a {
+		switch kind {
+		case "random":
+			a[i] = T(rng.Float64())
+			if rng.IntN(4) == 0 {
+				a[i] = 0
+			}
+			p[i] = T(rng.Float64() * float64(k))
+		default:
+			a[i] = pick(0, 0, 1, 0.5, 2, math.Copysign(0, -1))
+			p[i] = pick(0, 1, -1, 0.5, 3, math.Copysign(0, -1))
+		}
+	}
+	for t := range k {
+		for r := range k {
+			switch kind {
+			case "random":
+				g[t*k+r] = T(rng.Float64())
+			default:
+				g[t*k+r] = pick(0, 1, 0.5, -0.25, 2, math.Copysign(0, -1))
+			}
+		}
+		if kind == "random" {
+			g[t*k+t] += T(k)
+		}
+	}
+	if kind != "random" {
+		g[(k/2)*k+k/2] = 0 // a zero Hessian
+	}
+	if kind == "nan" {
+		g[rng.IntN(k*k)] = T(math.NaN())
+		g[rng.IntN(k*k)] = T(math.Inf(1))
+	}
+	perm = rng.Perm(k)
+	return a, p, g, perm
+}
+
+func sameBits[T Float](x, y []T) bool {
+	for i := range x {
+		if math.Float64bits(float64(x[i])) != math.Float64bits(float64(y[i])) && !(x[i] != x[i] && y[i] != y[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+var cases = []struct {
+	kind string
+	k    int
+}{
+	{"random", 1}, {"random", 3}, {"random", 7}, {"random", 50}, {"random", 70},
+	{"adversarial", 1}, {"adversarial", 3}, {"adversarial", 50}, {"adversarial", 67},
+	{"nan", 3}, {"nan", 20},
+}
+
+func TestCDSIMDMatchesFallback(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no SIMD kernels")
+	}
+	t.Run("float64", func(t *testing.T) { testCD[float64](t) })
+	t.Run("float32", func(t *testing.T) { testCD[float32](t) })
+}
+
+func testCD[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	for _, c := range cases {
+		for seed := range uint64(5) {
+			a, p, g, perm := panel[T](c.kind, c.k, seed)
+			a2, p2 := slices.Clone(a), slices.Clone(p)
+			for range 3 { // several sweeps: later ones start from zeros the steps made
+				SetSIMD(true)
+				CD(a, p, g, c.k, perm)
+				SetSIMD(false)
+				CD(a2, p2, g, c.k, perm)
+				if !sameBits(a, a2) || !sameBits(p, p2) {
+					t.Fatalf("%s k=%d seed %d: SIMD and fallback differ", c.kind, c.k, seed)
+				}
+			}
+		}
+	}
+}
+
+func TestHALSSIMDMatchesFallback(t *testing.T) {
+	if !haveSIMD {
+		t.Skip("no SIMD kernels")
+	}
+	t.Run("float64", func(t *testing.T) { testHALS[float64](t, 1e-12) })
+	t.Run("float32", func(t *testing.T) { testHALS[float32](t, 1e-4) })
+}
+
+func testHALS[T Float](t *testing.T, tol float64) {
+	defer SetSIMD(SetSIMD(true))
+	close := func(x, y float64) bool {
+		return x == y || math.Abs(x-y) <= tol*max(1, math.Abs(x), math.Abs(y)) || (x != x && y != y)
+	}
+	for _, c := range cases {
+		for seed := range uint64(5) {
+			a, p, g, perm := panel[T](c.kind, c.k, seed)
+			if c.kind != "random" { // steps of ill-posed data amplify rounding
+				continue
+			}
+			a2 := slices.Clone(a)
+			for range 3 {
+				SetSIMD(true)
+				v1, d1 := HALS(a, p, g, c.k, perm)
+				SetSIMD(false)
+				v2, d2 := HALS(a2, p, g, c.k, perm)
+				if !close(v1, v2) || !close(d1, d2) {
+					t.Fatalf("%s k=%d seed %d: violation %g vs %g, change² %g vs %g", c.kind, c.k, seed, v1, v2, d1, d2)
+				}
+				for i := range a {
+					if !close(float64(a[i]), float64(a2[i])) {
+						t.Fatalf("%s k=%d seed %d: a[%d] = %g vs %g", c.kind, c.k, seed, i, a[i], a2[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestHALSSemantics checks the SIMD kernel's edge cases against the
+// fallback exactly where no rounding is involved: zero Hessians skip the
+// step, NaN steps give 0, and projected gradients of zeros.
+func TestHALSSemantics(t *testing.T) {
+	for _, simd := range []bool{false, true} {
+		if simd && !haveSIMD {
+			continue
+		}
+		was := SetSIMD(simd)
+		l := Lanes[float64]()
+		k := 2
+		a, p := make([]float64, k*l), make([]float64, k*l)
+		// G[0,0] = 0 (skip), G[1,1] = 2.
+		g := []float64{0, 1, 1, 2}
+		for i := range l {
+			a[i], a[l+i] = 1, 0
+			p[i], p[l+i] = 5, float64(i%3)-1 // P[1] in {-1, 0, 1}
+		}
+		v, d := HALS(a, p, g, k, []int{0, 1})
+		// t=0: g = 0·1 + 1·0 - 5 = -5, a ≠ 0: |pg| = 5, no step.
+		// t=1: g = 1·1 + 2·0 - P = 1 - P ∈ {2, 1, 0}, a = 0: pg = min(g,0) = 0;
+		// step: a = max(0 - g/2, 0) = 0.
+		if v != 5*float64(l) || d != 0 {
+			t.Errorf("simd=%v: violation %g, change² %g; want %d, 0", simd, v, d, 5*l)
+		}
+		for i := range l {
+			if a[i] != 1 || a[l+i] != 0 {
+				t.Fatalf("simd=%v: lane %d: a = %g, %g", simd, i, a[i], a[l+i])
+			}
+		}
+		SetSIMD(was)
+	}
+}
+
+func TestLoadStore(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testLoadStore[float64](t) })
+	t.Run("float32", func(t *testing.T) { testLoadStore[float32](t) })
+}
+
+func testLoadStore[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	l := Lanes[T]()
+	for _, simd := range []bool{false, true} {
+		SetSIMD(simd)
+		for _, k := range []int{1, 2, 3, 4, 5, 7, 8, 9, 50, 67} {
+			for _, rows := range []int{0, 1, 3, 4, 5, 8, 13, l - 1, l} {
+				src := make([]T, rows*k)
+				for i := range src {
+					src[i] = T(i + 1)
+				}
+				dst := make([]T, PanelLen[T](k))
+				for i := range dst {
+					dst[i] = -1
+				}
+				// Load may read ahead when src extends beyond the rows.
+				ext := append(slices.Clone(src), 9, 9, 9)
+				Load(dst, ext, rows, k)
+				for r := range k {
+					for i := range l {
+						want := T(0)
+						if i < rows {
+							want = src[i*k+r]
+						}
+						if got := dst[r*l+i]; got != want {
+							t.Fatalf("simd=%v k=%d rows=%d: dst[%d,%d] = %g, want %g", simd, k, rows, r, i, got, want)
+						}
+					}
+				}
+				Load(dst, src, rows, k)
+				for r := range k {
+					for i := range rows {
+						if got := dst[r*l+i]; got != src[i*k+r] {
+							t.Fatalf("simd=%v k=%d rows=%d: dst[%d,%d] = %g (exact src)", simd, k, rows, r, i, got)
+						}
+					}
+				}
+				back := make([]T, rows*k+1)
+				back[rows*k] = -7
+				Store(back[:rows*k], dst, rows, k)
+				if !slices.Equal(back[:rows*k], src) || back[rows*k] != -7 {
+					t.Fatalf("simd=%v k=%d rows=%d: Store(Load(x)) = %v", simd, k, rows, back)
+				}
+			}
+		}
+	}
+}
