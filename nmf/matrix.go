@@ -70,6 +70,19 @@ func (x Dense[T]) each(f func(i, j int, v T) bool) bool {
 	return true
 }
 
+// eachRow calls f with every stored row of x (a column of a column-major x)
+// in storage order and stops early, returning false, when f returns false.
+// Scans that ignore positions use it: a call per row, not per element.
+func (x Dense[T]) eachRow(f func(row []T) bool) bool {
+	outer, inner, ld, _ := x.storage()
+	for a := range outer {
+		if !f(x.Data[a*ld : a*ld+inner]) {
+			return false
+		}
+	}
+	return true
+}
+
 // isF32 reports whether T is a 4-byte float.
 func isF32[T Float]() bool {
 	var z T
