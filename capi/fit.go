@@ -134,6 +134,9 @@ type fitCall struct {
 	ctl        *cControl
 	outW, outH abiOutput
 	alloc      memory.Allocator
+	// gc, when set, adjusts the Go GC for a fit of the given working set
+	// (fitWorkBytes) and returns the function that undoes it.
+	gc func(workBytes int64) (restore func())
 
 	exportedW, exportedH bool
 }
@@ -324,6 +327,9 @@ func (c *fitCall) run() ([]byte, error) {
 		return nil, typeErrorf("H should have the same dtype as X. Got H.dtype = %s.", hf.dt)
 	}
 	p.Components = k
+	if c.gc != nil {
+		defer c.gc(fitWorkBytes(n, m, k))()
+	}
 
 	// Take ownership of X through cdata (this moves the caller's struct).
 	// Validation above guarantees the import succeeds on arrow/go v17.
