@@ -418,6 +418,11 @@ func transposedWorkspace[T Float](h Dense[T], rows, cols int) []T {
 	return ht
 }
 
+// transposeCopyElems is the size up to which transposeInPlace goes through
+// a temporary copy (512 KiB of float64): the cycle-following is for the
+// large H whose copy the memory peak cannot afford.
+const transposeCopyElems = 1 << 16
+
 // transposeInPlace turns a row-major rows x cols matrix into its row-major
 // cols x rows transpose in the same memory, following the permutation's
 // cycles: the element at p < N-1 moves to p·rows mod (N-1), N = rows·cols
@@ -426,6 +431,16 @@ func transposeInPlace[T Float](a []T, rows, cols int) {
 	n := rows * cols
 	if rows <= 1 || cols <= 1 {
 		return // the same memory layout
+	}
+	if n <= transposeCopyElems {
+		// Small: through a copy, sequential writes instead of cycles.
+		src := append([]T(nil), a[:n]...)
+		for i := range rows {
+			for j, v := range src[i*cols : (i+1)*cols] {
+				a[j*rows+i] = v
+			}
+		}
+		return
 	}
 	last := uint64(n - 1)
 	// p·rows mod last by multiplication: with magic = ⌊(2⁶⁴-1)/last⌋ the
