@@ -434,7 +434,10 @@ func transposeInPlace[T Float](a []T, rows, cols int) {
 	}
 	if n <= transposeCopyElems {
 		// Small: through a copy, sequential writes instead of cycles.
-		src := append([]T(nil), a[:n]...)
+		buf := getScratch[T](n)
+		defer putScratch(buf)
+		src := *buf
+		copy(src, a[:n])
 		for i := range rows {
 			for j, v := range src[i*cols : (i+1)*cols] {
 				a[j*rows+i] = v

@@ -61,8 +61,9 @@ func residualSq[T Float](x Dense[T], w, ht []T, k int) float64 {
 	tiles := (cols + cb - 1) / cb
 	partial := make([]float64, tiles)
 	work := func(next *atomic.Int64) {
-		bt := make([]T, k*cb)
-		prod := make([]T, nr*cb)
+		buf := getScratch[T](k*cb + nr*cb)
+		defer putScratch(buf)
+		bt, prod := (*buf)[:k*cb], (*buf)[k*cb:]
 		for t := int(next.Add(1)) - 1; t < tiles; t = int(next.Add(1)) - 1 {
 			c0 := t * cb
 			c1 := min(c0+cb, cols)
