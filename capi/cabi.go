@@ -195,6 +195,7 @@ func gonmf_fit(
 		outH:  abiOutput{(*cSchema)(unsafe.Pointer(outHSchema)), (*cArray)(unsafe.Pointer(outHArray))},
 		alloc: outAlloc,
 		gc:    lowerGCForFit,
+		hop:   unlocked,
 	}
 	clearStrings(outInfoJSON, outError)
 	// fitCall.do recovers its own panics; this catches the rest (C.CString).
@@ -209,10 +210,8 @@ func gonmf_fit(
 	if paramsJSON != nil {
 		call.params = []byte(C.GoString((*C.char)(unsafe.Pointer(paramsJSON))))
 	}
-	var code int32
-	var info []byte
-	var msg string
-	unlocked(func() { code, info, msg = call.do() })
+	// The engine hops off this goroutine by itself when it is worth it (hop).
+	code, info, msg := call.do()
 	if code != statusOK {
 		setString(outError, msg)
 		return C.int32_t(code)
@@ -314,14 +313,23 @@ func gonmf_write_parquet(
 // goroutine is locked to the C thread that called in, so each time it blocks
 // (every fork-join of the parallel kernels) the scheduler must hand its P to
 // that one thread and back: measured, that cost a 2-core fit of 1,150 x
-// 2,718 (k=50) a third of its wall time. f must recover its own panics: a
-// panic on f's goroutine cannot be recovered by the caller's deferred
-// recover.
+// 2,718 (k=50) a third of its wall time. The hop itself costs about 60 us
+// (two thread wake-ups), so small fits stay on the callback's goroutine (see
+// engineHops). A panic in f is re-raised on the caller's goroutine as a
+// hoppedPanic, which keeps f's stack for the error message.
 func unlocked(f func()) {
-	done := make(chan struct{})
+	done := make(chan *hoppedPanic, 1)
 	go func() {
-		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				done <- &hoppedPanic{value: r, stack: debug.Stack()}
+				return
+			}
+			done <- nil
+		}()
 		f()
 	}()
-	<-done
+	if p := <-done; p != nil {
+		panic(p)
+	}
 }

@@ -137,6 +137,9 @@ type fitCall struct {
 	// gc, when set, adjusts the Go GC for a fit of the given working set
 	// (fitWorkBytes) and returns the function that undoes it.
 	gc func(workBytes int64) (restore func())
+	// hop, when set, runs the engine of a large fit on another goroutine
+	// (see unlocked and engineHops).
+	hop func(f func())
 
 	exportedW, exportedH bool
 }
@@ -222,8 +225,29 @@ func (c *fitCall) releaseOutputs() {
 	}
 }
 
+// engineHops reports whether a fit is large enough for its products to run
+// on several goroutines (gemm's serialFlops, 4 Mflop, for one product of X
+// with k columns, k + 10 for the randomized SVD of the nndsvd inits), and
+// so to be worth moving off a cgo callback's locked goroutine.
+func engineHops(n, m, k int, p nmf.Params) bool {
+	cols := k
+	if p.UpdateH && p.Init != "random" && p.Init != "custom" {
+		cols = k + 10
+	}
+	return 2*float64(n)*float64(m)*float64(cols) >= 4<<20
+}
+
+// hoppedPanic is a panic raised on the goroutine of unlocked, with its stack.
+type hoppedPanic struct {
+	value any
+	stack []byte
+}
+
 func panicMessage(r any) string {
 	stack := debug.Stack()
+	if hp, ok := r.(*hoppedPanic); ok {
+		r, stack = hp.value, hp.stack
+	}
 	if len(stack) > 4096 {
 		stack = stack[:4096]
 	}
@@ -390,10 +414,17 @@ func (c *fitCall) run() ([]byte, error) {
 		ctl = rec
 	}
 	var res nmf.Result
-	if plan.dt == f32 {
-		res, err = fit32(dense[float32](view), dense[float32](wOut.mat), dense[float32](hOut.mat), p.Params, ctl)
+	engine := func() {
+		if plan.dt == f32 {
+			res, err = fit32(dense[float32](view), dense[float32](wOut.mat), dense[float32](hOut.mat), p.Params, ctl)
+		} else {
+			res, err = fit64(dense[float64](view), dense[float64](wOut.mat), dense[float64](hOut.mat), p.Params, ctl)
+		}
+	}
+	if c.hop != nil && engineHops(n, m, k, p.Params) {
+		c.hop(engine)
 	} else {
-		res, err = fit64(dense[float64](view), dense[float64](wOut.mat), dense[float64](hOut.mat), p.Params, ctl)
+		engine()
 	}
 	releaseX()
 	if err != nil {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gonmf/gonmf/nmf"
+)
+
+func TestEngineHops(t *testing.T) {
+	random := nmf.Params{Init: "random", UpdateH: true}
+	nndsvda := nmf.Params{Init: "nndsvda", UpdateH: true}
+	transform := nmf.Params{Init: "nndsvda", UpdateH: false}
+	for _, tc := range []struct {
+		name    string
+		n, m, k int
+		p       nmf.Params
+		want    bool
+	}{
+		{"cNMF-sized random", 38, 5000, 3, random, false},
+		{"cNMF-sized nndsvda: the SVD is parallel", 38, 5000, 3, nndsvda, true},
+		{"cNMF-sized transform", 38, 5000, 3, transform, false},
+		{"DepMap-sized", 1150, 2718, 50, random, true},
+		{"tiny", 2, 2, 1, nndsvda, false},
+	} {
+		if got := engineHops(tc.n, tc.m, tc.k, tc.p); got != tc.want {
+			t.Errorf("%s: engineHops = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A large fit runs its engine through hop; an engine panic there still
+// becomes statusInternal, with the engine's own stack in the message.
+func TestFitHopPanics(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fe     fakeEngine
+		status int32
+		msg    string
+	}{
+		{"ok", fakeEngine{}, statusOK, ""},
+		{"panic", fakeEngine{panicWith: "kaboom"}, statusInternal, "kaboom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			install[float64](t, &tc.fe)
+			h := newHarness(t)
+			hops := 0
+			h.call.hop = func(f func()) { hops++; unlocked(f) }
+			n, m := 1100, 2000 // 2 n m (k + 10) flops: enough to hop
+			rec, buf := adjacentRecord(t, h.in, n, m, seq(n*m))
+			buf.Release()
+			h.run(exportRecord(t, rec), nil, nil, `{"n_components": 1}`)
+			if hops != 1 {
+				t.Errorf("hop called %d times, want 1", hops)
+			}
+			if tc.status == statusOK {
+				h.expectOK()
+				return
+			}
+			h.expectError(tc.status, tc.msg)
+			if !strings.Contains(h.msg, "fakeFit") {
+				t.Errorf("message without the engine's stack: %s", h.msg)
+			}
+		})
+	}
+}
