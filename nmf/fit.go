@@ -105,7 +105,8 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 		if inPlace(h, k, m) {
 			hBuf = h.Data[:k*m]
 		}
-		wk, hk = initializeInto(x, k, init, rs, hBuf)
+		xmean := xk.sum / (float64(n) * float64(m)) // mean(x), from checkX's pass
+		wk, hk = initializeInto(x, k, init, rs, hBuf, xmean)
 		if inPlace(h, k, m) {
 			if &hk[0] != &hBuf[0] { // not written in place
 				copy(hBuf, hk)
@@ -261,15 +262,21 @@ func checkX[T Float](x Dense[T]) (valueKinds, error) {
 type valueKinds struct {
 	nan, inf bool
 	neg      bool // < 0, -Inf included; not set once a NaN was found
+	// sum is the sum of the values as mean adds them (so, for an n x m
+	// matrix, sum / (n m) is bitwise mean's result) when nan is false.
+	sum float64
 }
 
-// scanValues classifies a's values in one pass: X is read once to check
-// it is finite and non-negative. It stops at the first NaN.
+// scanValues classifies a's values in one pass, which also sums them: X is
+// read once to check it is finite and non-negative and for its mean. It
+// stops at the first NaN.
 func scanValues[T Float](a Dense[T]) valueKinds {
 	var vk valueKinds
 	inf := T(math.Inf(1))
 	a.eachRow(func(row []T) bool {
-		if plainRow(row) {
+		plain, sum := scanRow(row)
+		vk.sum += sum
+		if plain {
 			return true
 		}
 		for _, v := range row {
@@ -292,37 +299,47 @@ func scanValues[T Float](a Dense[T]) valueKinds {
 	return vk
 }
 
-// plainRow reports whether every entry of row is finite with a clear sign
-// bit, testing the bits: with e the lowest exponent bit, b | (b + e) has the
-// sign bit set exactly when b's sign is set or its exponent is all ones
-// (±Inf, NaN). Branch-free, so X is read at memory speed; a row that fails
-// (-0 included) is classified value by value.
-func plainRow[T Float](row []T) bool {
+// scanRow returns whether every entry of row is finite with a clear sign
+// bit, and the sum of the entries in float64 (four interleaved partial
+// sums), in one pass. The test is on the bits: with e the lowest exponent
+// bit, b | (b + e) has the sign bit set exactly when b's sign is set or its
+// exponent is all ones (±Inf, NaN); it is branch-free, so X is read at
+// memory speed. A row that fails (-0 included) is classified value by value.
+func scanRow[T Float](row []T) (plain bool, sum float64) {
 	if len(row) == 0 {
-		return true
+		return true, 0
 	}
 	if isF32[T]() {
-		u := unsafe.Slice((*uint32)(unsafe.Pointer(&row[0])), len(row))
-		return orSpread(u, 1<<23)>>31 == 0
+		or, sum := scanBits(unsafe.Slice((*uint32)(unsafe.Pointer(&row[0])), len(row)), row, 1<<23)
+		return or>>31 == 0, sum
 	}
-	u := unsafe.Slice((*uint64)(unsafe.Pointer(&row[0])), len(row))
-	return orSpread(u, 1<<52)>>63 == 0
+	or, sum := scanBits(unsafe.Slice((*uint64)(unsafe.Pointer(&row[0])), len(row)), row, 1<<52)
+	return or>>63 == 0, sum
 }
 
-// orSpread returns the OR over u of b | (b + e).
-func orSpread[U uint32 | uint64](u []U, e U) U {
+// scanBits returns the OR over u of b | (b + e) and the sum in float64 of
+// row, where u holds the bits of row (the memory is read through both views:
+// two loads are cheaper than moving each value between register files).
+func scanBits[U uint32 | uint64, T Float](u []U, row []T, e U) (U, float64) {
+	row = row[:len(u)]
 	var a0, a1, a2, a3 U
+	var s0, s1, s2, s3 float64
 	j := 0
 	for ; j+4 <= len(u); j += 4 {
 		a0 |= u[j] | (u[j] + e)
 		a1 |= u[j+1] | (u[j+1] + e)
 		a2 |= u[j+2] | (u[j+2] + e)
 		a3 |= u[j+3] | (u[j+3] + e)
+		s0 += float64(row[j])
+		s1 += float64(row[j+1])
+		s2 += float64(row[j+2])
+		s3 += float64(row[j+3])
 	}
 	for ; j < len(u); j++ {
 		a0 |= u[j] | (u[j] + e)
+		s0 += float64(row[j])
 	}
-	return a0 | a1 | a2 | a3
+	return a0 | a1 | a2 | a3, (s0 + s1) + (s2 + s3)
 }
 
 // finiteErr is check_array's error for NaN ("Input X contains NaN.") or

@@ -37,22 +37,12 @@ func resolveInit(init string, n, m, k int) string {
 }
 
 // mean returns the mean of x's entries, summed in float64 per stored row
-// (four interleaved partial sums, for throughput).
+// (by scanRow: four interleaved partial sums, for throughput).
 func mean[T Float](x Dense[T]) float64 {
 	var total float64
 	x.eachRow(func(row []T) bool {
-		var s0, s1, s2, s3 float64
-		j := 0
-		for ; j+4 <= len(row); j += 4 {
-			s0 += float64(row[j])
-			s1 += float64(row[j+1])
-			s2 += float64(row[j+2])
-			s3 += float64(row[j+3])
-		}
-		for ; j < len(row); j++ {
-			s0 += float64(row[j])
-		}
-		total += (s0 + s1) + (s2 + s3)
+		_, sum := scanRow(row)
+		total += sum
 		return true
 	})
 	return total / (float64(x.Rows) * float64(x.Cols))
@@ -74,14 +64,14 @@ func mean[T Float](x Dense[T]) float64 {
 //
 // init must already be resolved (not "" or "custom") and valid for k.
 func initialize[T Float](x Dense[T], k int, init string, rs *rngSource) (w, h []T) {
-	return initializeInto(x, k, init, rs, nil)
+	return initializeInto(x, k, init, rs, nil, mean(x))
 }
 
-// initializeInto is initialize with, for init "random", H written into
-// hBuf (k·m elements) when it is not nil.
-func initializeInto[T Float](x Dense[T], k int, init string, rs *rngSource, hBuf []T) (w, h []T) {
+// initializeInto is initialize with X's mean given (mean64 = mean(x)) and,
+// for init "random", H written into hBuf (k·m elements) when it is not nil.
+func initializeInto[T Float](x Dense[T], k int, init string, rs *rngSource, hBuf []T, mean64 float64) (w, h []T) {
 	n, m := x.Rows, x.Cols
-	xmean := T(mean(x)) // numpy's X.mean() has X's dtype
+	xmean := T(mean64) // numpy's X.mean() has X's dtype
 
 	if init == "random" {
 		w = make([]T, n*k)
