@@ -8,19 +8,22 @@ import (
 )
 
 func TestEngineHops(t *testing.T) {
-	random := nmf.Params{Init: "random", UpdateH: true}
-	nndsvda := nmf.Params{Init: "nndsvda", UpdateH: true}
-	transform := nmf.Params{Init: "nndsvda", UpdateH: false}
+	random := func(iters int) nmf.Params { return nmf.Params{Init: "random", UpdateH: true, MaxIter: iters} }
+	nndsvda := nmf.Params{Init: "nndsvda", UpdateH: true, MaxIter: 1}
+	transform := nmf.Params{Init: "nndsvda", UpdateH: false, MaxIter: 1}
 	for _, tc := range []struct {
 		name    string
 		n, m, k int
 		p       nmf.Params
 		want    bool
 	}{
-		{"cNMF-sized random", 38, 5000, 3, random, false},
-		{"cNMF-sized nndsvda: the SVD is parallel", 38, 5000, 3, nndsvda, true},
+		{"cNMF-sized, one iteration", 38, 5000, 3, random(1), false},
+		{"cNMF-sized, three iterations", 38, 5000, 3, random(3), false},
+		{"cNMF-sized, four iterations", 38, 5000, 3, random(4), true},
+		{"cNMF-sized, 200 iterations", 38, 5000, 3, random(200), true},
+		{"cNMF-sized nndsvda: the SVD", 38, 5000, 3, nndsvda, true},
 		{"cNMF-sized transform", 38, 5000, 3, transform, false},
-		{"DepMap-sized", 1150, 2718, 50, random, true},
+		{"DepMap-sized", 1150, 2718, 50, random(1), true},
 		{"tiny", 2, 2, 1, nndsvda, false},
 	} {
 		if got := engineHops(tc.n, tc.m, tc.k, tc.p); got != tc.want {

@@ -308,8 +308,9 @@ def _make_reporter(params: dict[str, Any]) -> _Reporter | None:
 
 _SIGINT = int(signal.SIGINT)
 
-# A fit whose estimated work (multiply-adds with X) is below this takes a few
-# milliseconds: it runs without a worker thread (see _call_interruptibly).
+# A fit whose estimated work (multiply-adds with X) is below this takes a millisecond or
+# two: it runs without a worker thread (see _call_interruptibly). The library's
+# engineHops (capi/fit.go) keeps such a fit on the calling thread by the same rule.
 _SHORT_WORK = 4_000_000
 
 
