@@ -37,6 +37,20 @@ import (
 // slower at such targets, so the setting is held only while fits run.
 const fitGCPercent = 10
 
+// fitGCMinBytes is the working set (fitWorkBytes) from which a fit lowers
+// the GC target. Below it the heap stays within the runtime's 4 MiB minimum
+// goal anyway, while at GOGC=10 (a 400 KiB goal) every small fit would run
+// collections and two SetGCPercent calls: measured, 2 ms of a 2 ms fit of
+// 38 x 5,000 (k=3), which cNMF-style workloads repeat thousands of times.
+const fitGCMinBytes = 1 << 20
+
+// fitWorkBytes estimates the Go heap a fit of an n x m X with k components
+// works in: buffers of (n + m) rows of k columns, and of k + 10 for the
+// randomized SVD of the nndsvd inits (always float64).
+func fitWorkBytes(n, m, k int) int64 {
+	return (int64(n) + int64(m)) * (int64(k) + 10) * 8
+}
+
 var fitGC struct {
 	mu     sync.Mutex
 	active int // fits running
@@ -46,10 +60,10 @@ var fitGC struct {
 
 func init() { fitGC.env = os.Getenv("GOGC") != "" }
 
-// lowerGCForFit sets fitGCPercent for the duration of a fit; the returned
-// function undoes it once no fit runs any more.
-func lowerGCForFit() (restore func()) {
-	if fitGC.env {
+// lowerGCForFit sets fitGCPercent for the duration of a fit whose working
+// set is workBytes; the returned function undoes it once no fit runs any more.
+func lowerGCForFit(workBytes int64) (restore func()) {
+	if fitGC.env || workBytes < fitGCMinBytes {
 		return func() {}
 	}
 	fitGC.mu.Lock()
@@ -180,6 +194,8 @@ func gonmf_fit(
 		outW:  abiOutput{(*cSchema)(unsafe.Pointer(outWSchema)), (*cArray)(unsafe.Pointer(outWArray))},
 		outH:  abiOutput{(*cSchema)(unsafe.Pointer(outHSchema)), (*cArray)(unsafe.Pointer(outHArray))},
 		alloc: outAlloc,
+		gc:    lowerGCForFit,
+		hop:   unlocked,
 	}
 	clearStrings(outInfoJSON, outError)
 	// fitCall.do recovers its own panics; this catches the rest (C.CString).
@@ -194,11 +210,8 @@ func gonmf_fit(
 	if paramsJSON != nil {
 		call.params = []byte(C.GoString((*C.char)(unsafe.Pointer(paramsJSON))))
 	}
-	defer lowerGCForFit()()
-	var code int32
-	var info []byte
-	var msg string
-	unlocked(func() { code, info, msg = call.do() })
+	// The engine hops off this goroutine by itself when it is worth it (hop).
+	code, info, msg := call.do()
 	if code != statusOK {
 		setString(outError, msg)
 		return C.int32_t(code)
@@ -300,14 +313,23 @@ func gonmf_write_parquet(
 // goroutine is locked to the C thread that called in, so each time it blocks
 // (every fork-join of the parallel kernels) the scheduler must hand its P to
 // that one thread and back: measured, that cost a 2-core fit of 1,150 x
-// 2,718 (k=50) a third of its wall time. f must recover its own panics: a
-// panic on f's goroutine cannot be recovered by the caller's deferred
-// recover.
+// 2,718 (k=50) a third of its wall time. The hop itself costs about 60 us
+// (two thread wake-ups), so small fits stay on the callback's goroutine (see
+// engineHops). A panic in f is re-raised on the caller's goroutine as a
+// hoppedPanic, which keeps f's stack for the error message.
 func unlocked(f func()) {
-	done := make(chan struct{})
+	done := make(chan *hoppedPanic, 1)
 	go func() {
-		defer close(done)
+		defer func() {
+			if r := recover(); r != nil {
+				done <- &hoppedPanic{value: r, stack: debug.Stack()}
+				return
+			}
+			done <- nil
+		}()
 		f()
 	}()
-	<-done
+	if p := <-done; p != nil {
+		panic(p)
+	}
 }

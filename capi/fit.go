@@ -134,6 +134,12 @@ type fitCall struct {
 	ctl        *cControl
 	outW, outH abiOutput
 	alloc      memory.Allocator
+	// gc, when set, adjusts the Go GC for a fit of the given working set
+	// (fitWorkBytes) and returns the function that undoes it.
+	gc func(workBytes int64) (restore func())
+	// hop, when set, runs the engine of a large fit on another goroutine
+	// (see unlocked and engineHops).
+	hop func(f func())
 
 	exportedW, exportedH bool
 }
@@ -219,8 +225,36 @@ func (c *fitCall) releaseOutputs() {
 	}
 }
 
+// engineHops reports whether a fit is worth moving off a cgo callback's
+// locked goroutine (see unlocked): unless it is surely short. Its work is
+// estimated in multiply-adds with X: k columns twice per iteration, and about
+// ten passes with k + 10 columns for the randomized SVD of the nndsvd inits.
+// Below shortFitWork (a millisecond or two) the hop, about 60 us, costs more
+// than the fork-joins it saves (measured on 38 x 5,000, k = 3: hopping a
+// one-iteration fit costs 60 us, not hopping 200 iterations costs 35 us each).
+// The Python package runs such fits without a worker thread, by the same rule.
+func engineHops(n, m, k int, p nmf.Params) bool {
+	perX := 2 * float64(k) * float64(p.MaxIter)
+	if p.UpdateH && p.Init != "random" && p.Init != "custom" {
+		perX += 10 * float64(k+10)
+	}
+	return float64(n)*float64(m)*perX >= shortFitWork
+}
+
+// shortFitWork is the work (multiply-adds) from which engineHops hops.
+const shortFitWork = 4e6
+
+// hoppedPanic is a panic raised on the goroutine of unlocked, with its stack.
+type hoppedPanic struct {
+	value any
+	stack []byte
+}
+
 func panicMessage(r any) string {
 	stack := debug.Stack()
+	if hp, ok := r.(*hoppedPanic); ok {
+		r, stack = hp.value, hp.stack
+	}
 	if len(stack) > 4096 {
 		stack = stack[:4096]
 	}
@@ -324,6 +358,9 @@ func (c *fitCall) run() ([]byte, error) {
 		return nil, typeErrorf("H should have the same dtype as X. Got H.dtype = %s.", hf.dt)
 	}
 	p.Components = k
+	if c.gc != nil {
+		defer c.gc(fitWorkBytes(n, m, k))()
+	}
 
 	// Take ownership of X through cdata (this moves the caller's struct).
 	// Validation above guarantees the import succeeds on arrow/go v17.
@@ -384,10 +421,17 @@ func (c *fitCall) run() ([]byte, error) {
 		ctl = rec
 	}
 	var res nmf.Result
-	if plan.dt == f32 {
-		res, err = fit32(dense[float32](view), dense[float32](wOut.mat), dense[float32](hOut.mat), p.Params, ctl)
+	engine := func() {
+		if plan.dt == f32 {
+			res, err = fit32(dense[float32](view), dense[float32](wOut.mat), dense[float32](hOut.mat), p.Params, ctl)
+		} else {
+			res, err = fit64(dense[float64](view), dense[float64](wOut.mat), dense[float64](hOut.mat), p.Params, ctl)
+		}
+	}
+	if c.hop != nil && engineHops(n, m, k, p.Params) {
+		c.hop(engine)
 	} else {
-		res, err = fit64(dense[float64](view), dense[float64](wOut.mat), dense[float64](hOut.mat), p.Params, ctl)
+		engine()
 	}
 	releaseX()
 	if err != nil {

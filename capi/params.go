@@ -87,6 +87,12 @@ func decodeStrict(raw []byte, v any) error {
 			return errors.New("must not be null")
 		}
 	}
+	// Fast path: where json.Unmarshal accepts the value, the Decoder below
+	// does too, with the same result (unknown fields aside, hence not for
+	// structs), and without allocating a Decoder's buffers for each key.
+	if _, isStruct := v.(*mtStateJSON); !isStruct && json.Unmarshal(raw, v) == nil {
+		return nil
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -3,7 +3,9 @@ package nmf
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"strconv"
+	"unsafe"
 
 	"github.com/gonmf/gonmf/nmf/internal/mtrand"
 )
@@ -31,7 +33,8 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 	if err := checkParams(p); err != nil {
 		return Result{}, err
 	}
-	if err := checkX(x); err != nil {
+	xk, err := checkX(x)
+	if err != nil {
 		return Result{}, err
 	}
 	if p.BetaLoss != 2 && p.Solver != "mu" {
@@ -81,14 +84,14 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 		}
 		// scikit-learn does not look at the sign of X here; a negative X has
 		// no non-negative factorisation, so it is refused like elsewhere.
-		if hasNegative(x) {
+		if xk.neg {
 			return Result{}, &ValueError{Msg: "Negative values in data passed to NMF (input X)."}
 		}
 		wk = make([]T, n*k)
 		w.each(func(i, j int, v T) bool { wk[i*k+j] = v; return true })
 		ht = transposedWorkspace(h, k, m)
 	case p.UpdateH:
-		if hasNegative(x) {
+		if xk.neg {
 			return Result{}, &ValueError{Msg: "Negative values in data passed to NMF initialization."}
 		}
 		init := resolveInit(p.Init, n, m, k)
@@ -98,16 +101,22 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 		if ctl != nil && ctl.Cancelled() {
 			return Result{}, ErrInterrupted
 		}
-		var hk []T
-		wk, hk = initialize(x, k, init, rs)
+		var hk, hBuf []T
 		if inPlace(h, k, m) {
-			copy(h.Data[:k*m], hk)
+			hBuf = h.Data[:k*m]
+		}
+		xmean := xk.sum / (float64(n) * float64(m)) // mean(x), from checkX's pass
+		wk, hk = initializeInto(x, k, init, rs, hBuf, xmean)
+		if inPlace(h, k, m) {
+			if &hk[0] != &hBuf[0] { // not written in place
+				copy(hBuf, hk)
+			}
 			ht = transposedWorkspace(h, k, m)
 		} else {
 			ht = transposedWorkspace(Dense[T]{Rows: k, Cols: m, Stride: m, Data: hk}, k, m)
 		}
 	default: // transform: H fixed, W from zero (from sqrt(mean(X)/k) for "mu")
-		if hasNegative(x) {
+		if xk.neg {
 			return Result{}, &ValueError{Msg: "Negative values in data passed to X in NMF."}
 		}
 		if err := checkInit(h, "NMF (input H)"); err != nil {
@@ -124,7 +133,6 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 	s := &cdState[T]{x: x, n: n, m: m, k: k, w: wk, ht: ht}
 	var nIter int
 	var converged bool
-	var err error
 	switch p.Solver {
 	case "mu":
 		nIter, converged, err = fitMU(x, wk, ht, p, newRegularization(p, n, m), ctl)
@@ -234,45 +242,133 @@ func dtypeName[T Float]() string {
 	return "float64"
 }
 
-// checkX validates the view and values of X as check_array does.
-func checkX[T Float](x Dense[T]) error {
+// checkX validates the view and values of X as check_array does, and
+// returns the kinds of values found (no NaN or Inf when err is nil).
+func checkX[T Float](x Dense[T]) (valueKinds, error) {
 	if !x.checkView() {
-		return valueErrorf("nmf: invalid view of X: %d x %d, stride %d, %d elements", x.Rows, x.Cols, x.Stride, len(x.Data))
+		return valueKinds{}, valueErrorf("nmf: invalid view of X: %d x %d, stride %d, %d elements", x.Rows, x.Cols, x.Stride, len(x.Data))
 	}
 	if x.Rows == 0 {
-		return valueErrorf("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required by NMF.", x.Cols)
+		return valueKinds{}, valueErrorf("Found array with 0 sample(s) (shape=(0, %d)) while a minimum of 1 is required by NMF.", x.Cols)
 	}
 	if x.Cols == 0 {
-		return valueErrorf("Found array with 0 feature(s) (shape=(%d, 0)) while a minimum of 1 is required by NMF.", x.Rows)
+		return valueKinds{}, valueErrorf("Found array with 0 feature(s) (shape=(%d, 0)) while a minimum of 1 is required by NMF.", x.Rows)
 	}
-	return checkFinite(x, "Input X")
+	vk := scanValues(x)
+	return vk, vk.finiteErr("Input X", dtypeName[T]())
 }
 
-// checkFinite rejects NaN and ±Inf with check_array's messages ("Input X
-// contains NaN."); NaN is reported in preference to Inf, as numpy does.
-func checkFinite[T Float](a Dense[T], what string) error {
-	hasInf := false
-	nan := !a.each(func(_, _ int, v T) bool {
-		f := float64(v)
-		if f != f {
-			return false
+// valueKinds records which values outside [0, +Inf) a matrix holds.
+type valueKinds struct {
+	nan, inf bool
+	neg      bool // < 0, -Inf included; not set once a NaN was found
+	// sum is the sum of the values as mean adds them (so, for an n x m
+	// matrix, sum / (n m) is bitwise mean's result) when nan is false.
+	sum float64
+}
+
+// scanValues classifies a's values in one pass, which also sums them: X is
+// read once to check it is finite and non-negative and for its mean. It
+// stops at the first NaN.
+func scanValues[T Float](a Dense[T]) valueKinds {
+	var vk valueKinds
+	inf := T(math.Inf(1))
+	a.eachRow(func(row []T) bool {
+		plain, sum := scanRow(row)
+		vk.sum += sum
+		if plain {
+			return true
 		}
-		if math.IsInf(f, 0) {
-			hasInf = true
+		for _, v := range row {
+			if v >= 0 && v < inf {
+				continue
+			}
+			switch {
+			case v != v:
+				vk.nan = true
+				return false
+			case v < 0:
+				vk.neg = true
+				vk.inf = vk.inf || v == -inf
+			default:
+				vk.inf = true
+			}
 		}
 		return true
 	})
-	if nan {
+	return vk
+}
+
+// scanRow returns whether every entry of row is finite with a clear sign
+// bit, and the sum of the entries in float64 (four interleaved partial
+// sums), in one pass. The test is on the bits: with e the lowest exponent
+// bit, b | (b + e) has the sign bit set exactly when b's sign is set or its
+// exponent is all ones (±Inf, NaN); it is branch-free, so X is read at
+// memory speed. A row that fails (-0 included) is classified value by value.
+func scanRow[T Float](row []T) (plain bool, sum float64) {
+	if len(row) == 0 {
+		return true, 0
+	}
+	if isF32[T]() {
+		or, sum := scanBits(unsafe.Slice((*uint32)(unsafe.Pointer(&row[0])), len(row)), row, 1<<23)
+		return or>>31 == 0, sum
+	}
+	or, sum := scanBits(unsafe.Slice((*uint64)(unsafe.Pointer(&row[0])), len(row)), row, 1<<52)
+	return or>>63 == 0, sum
+}
+
+// scanBits returns the OR over u of b | (b + e) and the sum in float64 of
+// row, where u holds the bits of row (the memory is read through both views:
+// two loads are cheaper than moving each value between register files).
+func scanBits[U uint32 | uint64, T Float](u []U, row []T, e U) (U, float64) {
+	row = row[:len(u)]
+	var a0, a1, a2, a3 U
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(u); j += 4 {
+		a0 |= u[j] | (u[j] + e)
+		a1 |= u[j+1] | (u[j+1] + e)
+		a2 |= u[j+2] | (u[j+2] + e)
+		a3 |= u[j+3] | (u[j+3] + e)
+		s0 += float64(row[j])
+		s1 += float64(row[j+1])
+		s2 += float64(row[j+2])
+		s3 += float64(row[j+3])
+	}
+	for ; j < len(u); j++ {
+		a0 |= u[j] | (u[j] + e)
+		s0 += float64(row[j])
+	}
+	return a0 | a1 | a2 | a3, (s0 + s1) + (s2 + s3)
+}
+
+// finiteErr is check_array's error for NaN ("Input X contains NaN.") or
+// ±Inf; NaN is reported in preference to Inf, as numpy does.
+func (vk valueKinds) finiteErr(what, dtype string) error {
+	if vk.nan {
 		return valueErrorf("%s contains NaN.", what)
 	}
-	if hasInf {
-		return valueErrorf("%s contains infinity or a value too large for dtype('%s').", what, dtypeName[T]())
+	if vk.inf {
+		return valueErrorf("%s contains infinity or a value too large for dtype('%s').", what, dtype)
 	}
 	return nil
 }
 
+// checkFinite rejects NaN and ±Inf with check_array's messages.
+func checkFinite[T Float](a Dense[T], what string) error {
+	return scanValues(a).finiteErr(what, dtypeName[T]())
+}
+
+// hasNegative reports whether a has an entry that is not >= 0 (NaN counts).
 func hasNegative[T Float](a Dense[T]) bool {
-	return !a.each(func(_, _ int, v T) bool { return v >= 0 })
+	return !a.eachRow(func(row []T) bool {
+		for _, v := range row {
+			if !(v >= 0) {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // checkOut validates the view and shape of an output matrix.
@@ -295,7 +391,14 @@ func checkInit[T Float](a Dense[T], whom string) error {
 	if hasNegative(a) {
 		return valueErrorf("Negative values in data passed to %s.", whom)
 	}
-	if a.each(func(_, _ int, v T) bool { return v == 0 }) {
+	if a.eachRow(func(row []T) bool {
+		for _, v := range row {
+			if v != 0 {
+				return false
+			}
+		}
+		return true
+	}) {
 		return valueErrorf("Array passed to %s is full of zeros.", whom)
 	}
 	return nil
@@ -332,6 +435,11 @@ func transposedWorkspace[T Float](h Dense[T], rows, cols int) []T {
 	return ht
 }
 
+// transposeCopyElems is the size up to which transposeInPlace goes through
+// a temporary copy (512 KiB of float64): the cycle-following is for the
+// large H whose copy the memory peak cannot afford.
+const transposeCopyElems = 1 << 16
+
 // transposeInPlace turns a row-major rows x cols matrix into its row-major
 // cols x rows transpose in the same memory, following the permutation's
 // cycles: the element at p < N-1 moves to p·rows mod (N-1), N = rows·cols
@@ -341,7 +449,24 @@ func transposeInPlace[T Float](a []T, rows, cols int) {
 	if rows <= 1 || cols <= 1 {
 		return // the same memory layout
 	}
+	if n <= transposeCopyElems {
+		// Small: through a copy, sequential writes instead of cycles.
+		buf := getScratch[T](n)
+		defer putScratch(buf)
+		src := *buf
+		copy(src, a[:n])
+		for i := range rows {
+			for j, v := range src[i*cols : (i+1)*cols] {
+				a[j*rows+i] = v
+			}
+		}
+		return
+	}
 	last := uint64(n - 1)
+	// p·rows mod last by multiplication: with magic = ⌊(2⁶⁴-1)/last⌋ the
+	// quotient estimate is at most two short (p·rows < 2⁶⁴), fixed below.
+	// A division per element was most of the cost for thin matrices.
+	magic := math.MaxUint64 / last
 	moved := make([]uint64, (n+63)/64)
 	for start := 1; start < n-1; start++ {
 		if moved[start/64]&(1<<(start%64)) != 0 {
@@ -350,7 +475,12 @@ func transposeInPlace[T Float](a []T, rows, cols int) {
 		val := a[start]
 		p := uint64(start)
 		for {
-			next := p * uint64(rows) % last
+			x := p * uint64(rows)
+			q, _ := bits.Mul64(x, magic)
+			next := x - q*last
+			for next >= last {
+				next -= last
+			}
 			a[next], val = val, a[next]
 			moved[next/64] |= 1 << (next % 64)
 			p = next

@@ -496,7 +496,8 @@ func TestErrors(t *testing.T) {
 }
 
 func TestTransposeInPlace(t *testing.T) {
-	for _, shape := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {2, 3}, {3, 2}, {5, 5}, {13, 50}, {50, 13}, {97, 64}} {
+	for _, shape := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {2, 3}, {3, 2}, {5, 5}, {13, 50}, {50, 13}, {97, 64},
+		{3, 25000}, {300, 257}} { // the last two above transposeCopyElems: cycles
 		rows, cols := shape[0], shape[1]
 		a := make([]float64, rows*cols)
 		for i := range a {

@@ -1,6 +1,7 @@
 package nmf
 
 import (
+	"sync"
 	"unsafe"
 
 	kern "github.com/gonmf/gonmf/nmf/internal/gemm"
@@ -68,6 +69,49 @@ func (x Dense[T]) each(f func(i, j int, v T) bool) bool {
 		}
 	}
 	return true
+}
+
+// eachRow calls f with every stored row of x (a column of a column-major x)
+// in storage order and stops early, returning false, when f returns false.
+// Scans that ignore positions use it: a call per row, not per element.
+func (x Dense[T]) eachRow(f func(row []T) bool) bool {
+	outer, inner, ld, _ := x.storage()
+	for a := range outer {
+		if !f(x.Data[a*ld : a*ld+inner]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Scratch buffers of the helpers that need a temporary of their own (small
+// transposes, residual tiles) come from these pools, so that thousands of
+// small fits in a row do not each allocate them and make the GC run.
+var scratch64, scratch32 sync.Pool
+
+// getScratch returns a buffer of n elements with unspecified contents;
+// putScratch gives it back.
+func getScratch[T Float](n int) *[]T {
+	pool := &scratch64
+	if isF32[T]() {
+		pool = &scratch32
+	}
+	if v, ok := pool.Get().(*[]T); ok {
+		if cap(*v) >= n {
+			*v = (*v)[:n]
+			return v
+		}
+	}
+	s := make([]T, n)
+	return &s
+}
+
+func putScratch[T Float](s *[]T) {
+	if isF32[T]() {
+		scratch32.Put(s)
+	} else {
+		scratch64.Put(s)
+	}
 }
 
 // isF32 reports whether T is a 4-byte float.

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import _signal
 import ctypes
 import importlib.util
 import json
 import math
 import numbers
+import os
+import queue
+import signal
 import sys
 import threading
 from dataclasses import dataclass
@@ -81,36 +85,89 @@ def _restore_random_state(rs: np.random.RandomState, state: dict[str, Any]) -> N
 # ---- the call ---------------------------------------------------------------------------
 
 
+class _Worker:
+    """A daemon thread that runs calls for ``_call_interruptibly``, kept for the next one.
+
+    Starting a thread for every call cost about half a millisecond (the Go runtime also
+    has to adopt each new thread that calls into it), as much as a whole small fit.
+    Idle workers wait in ``_idle``; a call takes one or starts a new one, so concurrent
+    callers (threads with a reporter) each get their own.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="gonmf-fit", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            call, result, failure, done = self.jobs.get()
+            try:
+                result.append(call())
+            except BaseException as exc:  # pragma: no cover - ctypes itself failed
+                failure.append(exc)
+            finally:
+                # Idle again before the caller wakes up, so that its next call reuses us.
+                with _idle_lock:
+                    _idle.append(self)
+                done.release()
+
+
+_idle: list[_Worker] = []
+_idle_lock = threading.Lock()
+
+
+def _forget_workers() -> None:
+    """In a forked child the workers' threads do not exist."""
+    global _idle_lock
+    _idle.clear()
+    _idle_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 def _call_interruptibly(
-    call: Any, control: GonmfControl, reporter: _Reporter | None = None
+    call: Any, control: GonmfControl, reporter: _Reporter | None = None, short: bool = False
 ) -> tuple[int, bool]:
     """Run ``call()`` (which releases the GIL) so that Ctrl-C cancels it.
 
-    In the main thread the call runs in a helper thread while the main thread waits in an
+    In the main thread the call runs in a worker thread while the main thread waits in an
     interruptible loop: a KeyboardInterrupt sets the cancel flag, and we wait for the
     engine to notice (at least once per iteration) before returning. Elsewhere the call
     runs directly, unless a ``reporter`` shows progress, which the waiting thread reads
     from the control block (so that it reaches sys.stdout or a notebook cell).
+
+    A ``short`` call (a few milliseconds at most) runs directly in the main thread too:
+    handing it to a worker and back cost more than a small fit's engine work. Ctrl-C
+    during it is held back by a temporary SIGINT handler and reported once the call
+    returns, as the loop below reports it, so no KeyboardInterrupt can separate the call
+    from the handling of its outputs. This is done only when SIGINT raises
+    KeyboardInterrupt as by default.
     """
-    if threading.current_thread() is not threading.main_thread() and reporter is None:
+    main = threading.current_thread() is threading.main_thread()
+    if not main and reporter is None:
         return call(), False
+    # _signal: the signal module's functions without its enum conversions (~10 us a call).
+    if short and reporter is None and _signal.getsignal(_SIGINT) is _signal.default_int_handler:
+        caught: list[int] = []
+        _signal.signal(_SIGINT, lambda signum, frame: caught.append(signum))
+        try:
+            status = call()
+        finally:
+            _signal.signal(_SIGINT, _signal.default_int_handler)
+        return status, bool(caught)
     result: list[int] = []
     failure: list[BaseException] = []
     # `done` is held until the call returns. Thread.join() is not used to wait: on
     # Python < 3.12 a KeyboardInterrupt inside join() can mark a running thread as stopped.
     done = threading.Lock()
     done.acquire()
-
-    def target() -> None:
-        try:
-            result.append(call())
-        except BaseException as exc:  # pragma: no cover - ctypes itself failed
-            failure.append(exc)
-        finally:
-            done.release()
-
-    worker = threading.Thread(target=target, name="gonmf-fit", daemon=True)
-    worker.start()
+    with _idle_lock:
+        worker = _idle.pop() if _idle else None
+    if worker is None:
+        worker = _Worker()
+    worker.jobs.put((call, result, failure, done))
     interrupted = False
     while True:
         try:
@@ -124,7 +181,6 @@ def _call_interruptibly(
         except KeyboardInterrupt:
             control.cancel = 1
             interrupted = True
-    worker.join()
     if failure:
         raise failure[0]
     return result[0], interrupted
@@ -250,6 +306,31 @@ def _make_reporter(params: dict[str, Any]) -> _Reporter | None:
     return _BarReporter(params, tqdm, stderr)
 
 
+_SIGINT = int(signal.SIGINT)
+
+# A fit whose estimated work (multiply-adds with X) is below this takes a millisecond or
+# two: it runs without a worker thread (see _call_interruptibly). The library's
+# engineHops (capi/fit.go) keeps such a fit on the calling thread by the same rule.
+_SHORT_WORK = 4_000_000
+
+
+def _is_short(shape: tuple[int, int], params: dict[str, Any]) -> bool:
+    """Whether a fit is surely short: X's size times the columns it is multiplied by.
+
+    Each iteration multiplies X by k columns twice; the nndsvd inits add a randomized SVD
+    (about ten passes over X with k + 10 columns).
+    """
+    n, m = shape
+    try:
+        k = int(params.get("n_components") or m)
+        iters = int(params.get("max_iter", 200))
+    except (TypeError, ValueError):
+        return False
+    init = params.get("init")
+    svd = 0 if init in ("random", "custom") or not params.get("update_H", True) else 10 * (k + 10)
+    return n * m * (2 * k * iters + svd) < _SHORT_WORK
+
+
 def run_fit(
     x: PreparedMatrix,
     params: dict[str, Any],
@@ -300,8 +381,10 @@ def run_fit(
         def ref(obj: Any) -> Any:
             return ctypes.byref(obj) if obj is not None else None
 
+        texts: dict[str, str | None] = {}
+
         def call() -> int:
-            return lib.gonmf_fit(
+            status = lib.gonmf_fit(
                 ref(x_c[0]),
                 ref(x_c[1]),
                 ref(w_c[0]) if w_c else None,
@@ -317,12 +400,19 @@ def run_fit(
                 ctypes.byref(info_ptr),
                 ctypes.byref(err_ptr),
             )
+            # Take the strings on this thread, which the Go runtime has just run on:
+            # from another one, the call into Go waited for the runtime (~0.1 ms).
+            texts["info"] = _lib.take_string(lib, info_ptr)
+            texts["error"] = _lib.take_string(lib, err_ptr)
+            return status
 
         verbose = int(params.get("verbose", 0) or 0)
         reporter = _make_reporter(params)
         status: int | None = None
         try:
-            status, interrupted = _call_interruptibly(call, control, reporter)
+            status, interrupted = _call_interruptibly(
+                call, control, reporter, short=_is_short(x.shape, params)
+            )
         finally:
             if reporter is not None:
                 reporter.close(control, status)
@@ -334,8 +424,8 @@ def run_fit(
             _lib.release_schema(schema)
         del keepalive
 
-    info_text = _lib.take_string(lib, info_ptr)
-    error_text = _lib.take_string(lib, err_ptr)
+    info_text = texts["info"] if "info" in texts else _lib.take_string(lib, info_ptr)
+    error_text = texts["error"] if "error" in texts else _lib.take_string(lib, err_ptr)
     if status != _lib.GONMF_OK:
         for schema, array in [out_w, *([out_h] if out_h else [])]:
             _lib.release_array(array)
