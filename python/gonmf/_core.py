@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _signal
 import ctypes
 import importlib.util
 import json
@@ -148,14 +147,13 @@ def _call_interruptibly(
     main = threading.current_thread() is threading.main_thread()
     if not main and reporter is None:
         return call(), False
-    # _signal: the signal module's functions without its enum conversions (~10 us a call).
-    if short and reporter is None and _signal.getsignal(_SIGINT) is _signal.default_int_handler:
+    if short and reporter is None and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         caught: list[int] = []
-        _signal.signal(_SIGINT, lambda signum, frame: caught.append(signum))
+        signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
         try:
             status = call()
         finally:
-            _signal.signal(_SIGINT, _signal.default_int_handler)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         return status, bool(caught)
     result: list[int] = []
     failure: list[BaseException] = []
@@ -305,8 +303,6 @@ def _make_reporter(params: dict[str, Any]) -> _Reporter | None:
         return _Reporter(params)
     return _BarReporter(params, tqdm, stderr)
 
-
-_SIGINT = int(signal.SIGINT)
 
 # A fit whose estimated work (multiply-adds with X) is below this takes a millisecond or
 # two: it runs without a worker thread (see _call_interruptibly). The library's
