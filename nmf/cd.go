@@ -61,13 +61,26 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 		}
 	}
 	var violationInit float64
+	// The violation of H's sweep is a long serial sum (m·k additions in the
+	// kernel's order). When another processor is free it is added up there
+	// while this goroutine computes the next iteration's HHᵀ and X Hᵀ, which
+	// only read H; W and H change only after the stop decision.
+	overlap := p.UpdateH && runtime.GOMAXPROCS(0) > 1 && s.m*k >= cdOverlapWork
+	var violH chan T
+	if overlap {
+		violH = make(chan T, 1)
+	}
+	ahead := false // the products for W of this iteration are computed
 	for nIter = 1; nIter <= p.MaxIter; nIter++ {
 		if ctl != nil && ctl.Cancelled() {
 			return nIter - 1, false, ErrInterrupted
 		}
 		// Update W given H: Gram HHᵀ and X Hᵀ.
-		gram(s.ht, s.m, k, s.gramBuf)
-		xTimes(s.x, s.ht, k, s.prodW)
+		if !ahead {
+			gram(s.ht, s.m, k, s.gramBuf)
+			xTimes(s.x, s.ht, k, s.prodW)
+		}
+		ahead = false
 		if p.Shuffle {
 			perm = rng.Permutation(k)
 		}
@@ -79,7 +92,17 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 			if p.Shuffle {
 				perm = rng.Permutation(k)
 			}
-			violation += float64(cdUpdate(s.ht, s.m, k, s.gramBuf, s.prodH, T(reg.l1H), T(reg.l2H), perm, nil))
+			layout := cdSweep(s.ht, s.m, k, s.gramBuf, s.prodH, T(reg.l1H), T(reg.l2H), perm, nil)
+			if overlap && nIter < p.MaxIter {
+				go func(perm []int) { violH <- cdViolation(s.prodH, s.m, k, perm, nil, layout) }(perm)
+				// G and P of W's sweep are free: H's sweep is done.
+				gram(s.ht, s.m, k, s.gramBuf)
+				xTimes(s.x, s.ht, k, s.prodW)
+				ahead = true
+				violation += float64(<-violH)
+			} else {
+				violation += float64(cdViolation(s.prodH, s.m, k, perm, nil, layout))
+			}
 		}
 		if nIter == 1 {
 			violationInit = violation
@@ -122,6 +145,22 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // goroutines. With SIMD kernels (package sweep), panels of sweep.Lanes rows
 // are swept transposed, a vector across rows, with the same operations.
 func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
+	layout := cdSweep(a, rows, k, g, prod, l1, l2, perm, pg)
+	return cdViolation(prod, rows, k, perm, pg, layout)
+}
+
+// cdLayout is where cdSweep leaves the |projected gradients| when pg is nil.
+type cdLayout int
+
+const (
+	cdByRow    cdLayout = iota // prod[i*k+t] (cdRows)
+	cdByPanel                  // cdPanels' layout
+	cdByGroup3                 // cdGroups3's layout
+)
+
+// cdSweep is the sweep of cdUpdate: it leaves the |projected gradients| in
+// pg, or in prod when pg is nil in the returned layout.
+func cdSweep[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) (layout cdLayout) {
 	if l2 != 0 {
 		for t := range k {
 			g[t*k+t] += l2
@@ -140,12 +179,16 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 		workers = 1
 	}
 	// SIMD panels, unless the block is so small that transposing costs more
-	// than it saves (workload D's W, 38 x 3). Read once: the layout of the
+	// than it saves (workload D's W, 38 x 3), or, for k = 3 in float64, the
+	// in-register transposes of sweep.CD3. Read once: the layout of the
 	// results in P depends on it.
-	simd := sweep.SIMD() && rows*k*k >= cdSIMDWork
 	sweepRows := cdRows[T]
-	if simd {
-		sweepRows = cdPanels[T]
+	switch {
+	case !sweep.SIMD():
+	case k == 3 && !isF32[T]():
+		layout, sweepRows = cdByGroup3, cdGroups3[T]
+	case rows*k*k >= cdSIMDWork:
+		layout, sweepRows = cdByPanel, cdPanels[T]
 	}
 	if workers <= 1 {
 		sweepRows(a, 0, rows, k, g, prod, perm, pg, rows)
@@ -163,9 +206,18 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 		}
 		wg.Wait()
 	}
+	return layout
+}
+
+// cdViolation adds up, in the kernel's order, the |projected gradients|
+// that cdSweep left in pg, or in prod in layout when pg is nil.
+func cdViolation[T Float](prod []T, rows, k int, perm []int, pg []T, layout cdLayout) T {
 	var violation T
-	if pg == nil && simd {
+	switch {
+	case pg == nil && layout == cdByPanel:
 		return cdPanelViolation(prod, rows, k)
+	case pg == nil && layout == cdByGroup3:
+		return cdGroup3Violation(prod, rows, perm)
 	}
 	if pg == nil {
 		// P[i,t] is |projected gradient| of coordinate (i, t): the same
@@ -190,6 +242,7 @@ const (
 	cdParallelWork = 1 << 17
 	cdMinRows      = 64
 	cdSIMDWork     = 1 << 10 // the SIMD panels from rows·k² = cdSIMDWork
+	cdOverlapWork  = 1 << 12 // fitCD sums H's violation on another goroutine from m·k = cdOverlapWork
 )
 
 // cdRows runs the sweep of cdUpdate on rows [r0, r1) of A, storing
@@ -286,6 +339,40 @@ func cdPanelViolation[T Float](prod []T, rows, k int) T {
 			for _, v := range prod[p*k+s*nr : p*k+s*nr+nr] {
 				violation += v
 			}
+		}
+	}
+	return violation
+}
+
+// cdGroups3 is cdRows for k = 3 with sweep.CD3 on the groups of four rows
+// from r0 (a multiple of 4) and cdRows on the last rows%4 rows. |projected
+// gradient| of coordinate (i, perm[s]) goes to pg[s*ld+i], or, when pg is
+// nil, to prod[g*12 + s*4 + i-g] for the group of rows g..g+3 (its own
+// part of P, read before), and as cdRows for the last rows: the layout
+// cdGroup3Violation adds up.
+func cdGroups3[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+	groups := (r1 - r0) / 4
+	if pg == nil {
+		sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, prod[r0*3:], 4, 12, groups)
+	} else {
+		sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, pg[r0:], ld, 4, groups)
+	}
+	cdRows(a, r0+4*groups, r1, k, g, prod, perm, pg, ld)
+}
+
+// cdGroup3Violation adds up the |projected gradients| that cdGroups3 left
+// in prod (pg nil), in the kernel's order: for each s, all rows in order.
+func cdGroup3Violation[T Float](prod []T, rows int, perm []int) T {
+	var violation T
+	full := rows / 4 * 12
+	for s, t := range perm {
+		for g := s * 4; g < full; g += 12 {
+			for _, v := range prod[g : g+4] {
+				violation += v
+			}
+		}
+		for i := full; i < rows*3; i += 3 {
+			violation += prod[i+t]
 		}
 	}
 	return violation

@@ -14,3 +14,7 @@ func halsSIMD[T Float](a, p, g []T, k int, perm []int) (violation, change2 float
 func loadSIMD[T Float](dst, src []T, k, groups int, ahead bool) { panic("sweep: no SIMD kernels") }
 
 func storeSIMD[T Float](dst, src []T, k, groups int) { panic("sweep: no SIMD kernels") }
+
+func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
+	panic("sweep: no SIMD kernels")
+}

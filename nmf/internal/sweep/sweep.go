@@ -154,6 +154,71 @@ func CD[T Float](a, p, g []T, k int, perm []int) {
 	}
 }
 
+// CD3 runs CD's sweep for k = 3 directly on 4·groups rows of A and P, both
+// row-major with 3 columns, without panels: for each row i and each s, t =
+// perm[s], the step of CD on A[i,t] with P[i,t], storing |pg| in
+// out[(i/4)·outG + s·outS + i%4]. The values of P of a group of four rows
+// are read before any of its outputs are stored, so out may overlay P (outS
+// = 4, outG = 12 puts the group's outputs in place of its rows of P). The
+// results are bitwise those of CD. On amd64 with AVX2 the columns of a group
+// are transposed in registers.
+func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
+	if groups == 0 {
+		return
+	}
+	a, p, g, perm = a[:12*groups], p[:12*groups], g[:9], perm[:3]
+	_ = out[(groups-1)*outG+2*outS+3]
+	for _, t := range perm {
+		_ = g[3*t+2]
+	}
+	if simdOn.Load() && !isF32[T]() && g[0] != 0 && g[4] != 0 && g[8] != 0 {
+		cd3SIMD(a, p, g, perm, out, outS, outG, groups)
+		return
+	}
+	for gi := range groups {
+		var pg [12]T // the group's P, then its outputs: out may overlay P
+		copy(pg[:], p[12*gi:12*gi+12])
+		for j := range 4 {
+			ai, pi := a[12*gi+3*j:12*gi+3*j+3], pg[3*j:3*j+3]
+			var pgs [3]T
+			for s, t := range perm {
+				gt := g[3*t : 3*t+3]
+				grad := -pi[t]
+				for r, v := range gt {
+					grad += T(v * ai[r]) // T(): never fused into an FMA
+				}
+				pgs[s] = cdStep(ai, t, grad, gt[t])
+			}
+			copy(pi, pgs[:])
+		}
+		for j := range 4 {
+			for s := range 3 {
+				out[gi*outG+s*outS+j] = pg[3*j+s]
+			}
+		}
+	}
+}
+
+// cdStep applies CD's step to a[t] given its gradient and Hessian and
+// returns |projected gradient|, |v| being -v where v < 0, else v.
+func cdStep[T Float](a []T, t int, grad, hess T) T {
+	pg := grad
+	if a[t] == 0 {
+		pg = min(grad, 0)
+	}
+	if pg < 0 {
+		pg = -pg
+	}
+	if hess != 0 {
+		if v := a[t] - grad/hess; v > 0 {
+			a[t] = v
+		} else {
+			a[t] = 0
+		}
+	}
+	return pg
+}
+
 // HALS runs one sweep of accelerated HALS over the panel a (k x Lanes) given
 // G (k x k) and P (k x Lanes, not modified): for t in perm and each lane,
 //

@@ -97,6 +97,72 @@ func testCD[T Float](t *testing.T) {
 	}
 }
 
+// TestCD3 checks CD3, SIMD and fallback, against CD on the same rows held
+// in a panel: bitwise the same A and |projected gradients|, for every
+// order perm, both output layouts (overlaying P, and separate) and group
+// counts that exercise the kernel's blocks of four groups and single ones.
+func TestCD3(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testCD3[float64](t) })
+	t.Run("float32", func(t *testing.T) { testCD3[float32](t) })
+}
+
+func testCD3[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	perms := [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
+	for _, kind := range []string{"random", "adversarial", "nan"} {
+		for seed := range uint64(5) {
+			for _, perm := range perms {
+				for _, simd := range []bool{true, false} {
+					for _, overlay := range []bool{true, false} {
+						a, p, g, _ := panel[T](kind, 3, seed)
+						l := Lanes[T]()
+						groups := []int{l / 4, 7, 5, 1}[seed%4]  // the other rows: not compared
+						ra, rp := make([]T, 3*l), make([]T, 3*l) // row-major copies
+						for i := range l {
+							for r := range 3 {
+								ra[3*i+r], rp[3*i+r] = a[r*l+i], p[r*l+i]
+							}
+						}
+						out, outS, outG := rp, 4, 12
+						if !overlay {
+							out, outS, outG = make([]T, 3*l), l, 4
+						}
+						for sweep := range 3 {
+							SetSIMD(true)
+							CD(a, p, g, 3, perm)
+							SetSIMD(simd)
+							CD3(ra, rp, g, perm, out, outS, outG, groups)
+							for i := range 4 * groups {
+								for s, tt := range perm {
+									got, want := out[i/4*outG+s*outS+i%4], p[tt*l+i]
+									if !sameBits([]T{got, ra[3*i+tt]}, []T{want, a[tt*l+i]}) {
+										t.Fatalf("%s seed %d perm %v simd %v overlay %v sweep %d row %d step %d: (pg, a) = (%v, %v), want (%v, %v)",
+											kind, seed, perm, simd, overlay, sweep, i, s, got, ra[3*i+tt], want, a[tt*l+i])
+									}
+								}
+							}
+							if overlay { // the next sweep's P
+								for i := range l {
+									for r := range 3 {
+										rp[3*i+r] = T(float64(i+r) / 7)
+										p[r*l+i] = rp[3*i+r]
+									}
+								}
+							} else {
+								for i := range l {
+									for r := range 3 {
+										p[r*l+i] = rp[3*i+r]
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestHALSSIMDMatchesFallback(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no SIMD kernels")
