@@ -61,26 +61,13 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 		}
 	}
 	var violationInit float64
-	// The violation of H's sweep is a long serial sum (m·k additions in the
-	// kernel's order). When another processor is free it is added up there
-	// while this goroutine computes the next iteration's HHᵀ and X Hᵀ, which
-	// only read H; W and H change only after the stop decision.
-	overlap := p.UpdateH && runtime.GOMAXPROCS(0) > 1 && s.m*k >= cdOverlapWork
-	var violH chan T
-	if overlap {
-		violH = make(chan T, 1)
-	}
-	ahead := false // the products for W of this iteration are computed
 	for nIter = 1; nIter <= p.MaxIter; nIter++ {
 		if ctl != nil && ctl.Cancelled() {
 			return nIter - 1, false, ErrInterrupted
 		}
 		// Update W given H: Gram HHᵀ and X Hᵀ.
-		if !ahead {
-			gram(s.ht, s.m, k, s.gramBuf)
-			xTimes(s.x, s.ht, k, s.prodW)
-		}
-		ahead = false
+		gram(s.ht, s.m, k, s.gramBuf)
+		xTimes(s.x, s.ht, k, s.prodW)
 		if p.Shuffle {
 			perm = rng.Permutation(k)
 		}
@@ -92,17 +79,7 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 			if p.Shuffle {
 				perm = rng.Permutation(k)
 			}
-			layout := cdSweep(s.ht, s.m, k, s.gramBuf, s.prodH, T(reg.l1H), T(reg.l2H), perm, nil)
-			if overlap && nIter < p.MaxIter {
-				go func(perm []int) { violH <- cdViolation(s.prodH, s.m, k, perm, nil, layout) }(perm)
-				// G and P of W's sweep are free: H's sweep is done.
-				gram(s.ht, s.m, k, s.gramBuf)
-				xTimes(s.x, s.ht, k, s.prodW)
-				ahead = true
-				violation += float64(<-violH)
-			} else {
-				violation += float64(cdViolation(s.prodH, s.m, k, perm, nil, layout))
-			}
+			violation += float64(cdUpdate(s.ht, s.m, k, s.gramBuf, s.prodH, T(reg.l1H), T(reg.l2H), perm, nil))
 		}
 		if nIter == 1 {
 			violationInit = violation
@@ -143,7 +120,9 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // chains, and stores the |projected gradients| in pg to be added up in the
 // kernel's order afterwards; large blocks are split by rows over GOMAXPROCS
 // goroutines. With SIMD kernels (package sweep), panels of sweep.Lanes rows
-// are swept transposed, a vector across rows, with the same operations.
+// are swept transposed, a vector across rows, with the same operations; for
+// k = 3 in float64, groups of four rows are transposed in registers straight
+// from the row-major A and P (sweep.CD3), which saves the copies.
 func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
 	layout := cdSweep(a, rows, k, g, prod, l1, l2, perm, pg)
 	return cdViolation(prod, rows, k, perm, pg, layout)
@@ -242,7 +221,6 @@ const (
 	cdParallelWork = 1 << 17
 	cdMinRows      = 64
 	cdSIMDWork     = 1 << 10 // the SIMD panels from rows·k² = cdSIMDWork
-	cdOverlapWork  = 1 << 12 // fitCD sums H's violation on another goroutine from m·k = cdOverlapWork
 )
 
 // cdRows runs the sweep of cdUpdate on rows [r0, r1) of A, storing
