@@ -320,17 +320,25 @@ func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps i
 		}
 		for b := b0; b < nb; b += step {
 			r0, r1 := b*bs, min((b+1)*bs, rows)
-			sweepBlock := func() (v, d float64) { return sweepRows(r0, r1) }
+			var v, first float64
 			if simd {
 				sweep.Load(at, a[r0*k:], r1-r0, k)
 				sweep.Load(pt, prod[r0*k:], r1-r0, k)
-				sweepBlock = func() (v, d float64) { return sweep.HALS(at, pt, g, k, perm) }
+				v, first = sweep.HALS(at, pt, g, k, perm)
+			} else {
+				v, first = sweepRows(r0, r1)
 			}
-			v, first := sweepBlock()
 			n := 1
 			stop := delta * delta * first
 			for n < maxSweeps && first > 0 {
-				_, d := sweepBlock()
+				// Only the first sweep's violation counts: the SIMD kernel
+				// of the others skips it.
+				var d float64
+				if simd {
+					d = sweep.HALSChange(at, pt, g, k, perm)
+				} else {
+					_, d = sweepRows(r0, r1)
+				}
 				n++
 				if d <= stop {
 					break

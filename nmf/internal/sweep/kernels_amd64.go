@@ -22,6 +22,11 @@ func cdF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int)
 //go:noescape
 func halsF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int, out *float32)
 
+// halscF32 is halsF32 without the violation: it stores zeros in out[0:vw].
+//
+//go:noescape
+func halscF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int, out *float32)
+
 // loadF32 copies rows 0..4·groups-1 of src (row-major, k columns) into
 // lanes 0..4·groups-1 of dst ((k+3)/4·4 x 64); rows k.. of dst get scratch.
 // If ahead != 0, it may read up to 3 elements beyond the last row.
@@ -52,6 +57,11 @@ func cdF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int)
 //
 //go:noescape
 func halsF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int, out *float64)
+
+// halscF64 is halsF64 without the violation: it stores zeros in out[0:vw].
+//
+//go:noescape
+func halscF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int, out *float64)
 
 // loadF64 copies rows 0..4·groups-1 of src (row-major, k columns) into
 // lanes 0..4·groups-1 of dst ((k+3)/4·4 x 32); rows k.. of dst get scratch.

@@ -481,6 +481,153 @@ done:
 	VZEROUPPER
 	RET
 
+// func halscF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int, out *float32)
+// Requires: AVX, FMA3
+TEXT ·halscF32(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   p+8(FP), CX
+	MOVQ   gram+16(FP), DX
+	MOVQ   k+24(FP), BX
+	MOVQ   perm+32(FP), SI
+	MOVQ   nperm+40(FP), DI
+	MOVQ   BX, R8
+	SHLQ   $0x02, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+
+tloop:
+	TESTQ  DI, DI
+	JZ     done
+	MOVQ   (SI), R9
+	MOVQ   R9, R10
+	IMULQ  R8, R10
+	ADDQ   DX, R10
+	IMUL3Q $0x00000100, R9, R11
+
+	// Gradients: nvec independent chains over r = 0..k-1.
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   AX, R12
+	MOVQ   R10, R13
+	MOVQ   BX, R14
+
+rloop:
+	VBROADCASTSS (R13), Y13
+	VFMADD231PS  (R12), Y13, Y5
+	VFMADD231PS  32(R12), Y13, Y6
+	VFMADD231PS  64(R12), Y13, Y7
+	VFMADD231PS  96(R12), Y13, Y8
+	VFMADD231PS  128(R12), Y13, Y9
+	VFMADD231PS  160(R12), Y13, Y10
+	VFMADD231PS  192(R12), Y13, Y11
+	VFMADD231PS  224(R12), Y13, Y12
+	ADDQ         $0x00000100, R12
+	ADDQ         $0x04, R13
+	DECQ         R14
+	JNZ          rloop
+
+	// Projected gradients: g, or min(g, 0) where a[t] == 0 (g > 0 gives +0).
+	VSUBPS (CX)(R11*1), Y5, Y5
+	VSUBPS 32(CX)(R11*1), Y6, Y6
+	VSUBPS 64(CX)(R11*1), Y7, Y7
+	VSUBPS 96(CX)(R11*1), Y8, Y8
+	VSUBPS 128(CX)(R11*1), Y9, Y9
+	VSUBPS 160(CX)(R11*1), Y10, Y10
+	VSUBPS 192(CX)(R11*1), Y11, Y11
+	VSUBPS 224(CX)(R11*1), Y12, Y12
+
+	// Step, skipped when G[t,t] == 0 (not when it is NaN).
+	VMOVSS   (R10)(R9*4), X13
+	VXORPS   X14, X14, X14
+	VUCOMISS X14, X13
+	JNE      halscF32_step
+	JP       halscF32_step
+	JMP      next
+
+halscF32_step:
+	VBROADCASTSS (R10)(R9*4), Y13
+	VBROADCASTSS one32<>+0(SB), Y14
+	VDIVPS       Y13, Y14, Y13
+	VMOVUPS      (AX)(R11*1), Y14
+	VMULPS       Y13, Y5, Y5
+	VSUBPS       Y5, Y14, Y5
+	VMAXPS       Y0, Y5, Y5
+	VSUBPS       Y14, Y5, Y14
+	VFMADD231PS  Y14, Y14, Y2
+	VMOVUPS      Y5, (AX)(R11*1)
+	VMOVUPS      32(AX)(R11*1), Y5
+	VMULPS       Y13, Y6, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y4
+	VMOVUPS      Y6, 32(AX)(R11*1)
+	VMOVUPS      64(AX)(R11*1), Y5
+	VMULPS       Y13, Y7, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y2
+	VMOVUPS      Y6, 64(AX)(R11*1)
+	VMOVUPS      96(AX)(R11*1), Y5
+	VMULPS       Y13, Y8, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y4
+	VMOVUPS      Y6, 96(AX)(R11*1)
+	VMOVUPS      128(AX)(R11*1), Y5
+	VMULPS       Y13, Y9, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y2
+	VMOVUPS      Y6, 128(AX)(R11*1)
+	VMOVUPS      160(AX)(R11*1), Y5
+	VMULPS       Y13, Y10, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y4
+	VMOVUPS      Y6, 160(AX)(R11*1)
+	VMOVUPS      192(AX)(R11*1), Y5
+	VMULPS       Y13, Y11, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y2
+	VMOVUPS      Y6, 192(AX)(R11*1)
+	VMOVUPS      224(AX)(R11*1), Y5
+	VMULPS       Y13, Y12, Y6
+	VSUBPS       Y6, Y5, Y6
+	VMAXPS       Y0, Y6, Y6
+	VSUBPS       Y5, Y6, Y5
+	VFMADD231PS  Y5, Y5, Y4
+	VMOVUPS      Y6, 224(AX)(R11*1)
+
+next:
+	ADDQ $0x08, SI
+	DECQ DI
+	JMP  tloop
+
+done:
+	MOVQ    out+48(FP), AX
+	VADDPS  Y3, Y1, Y1
+	VADDPS  Y4, Y2, Y2
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	VZEROUPPER
+	RET
+
 // func loadF32(dst *float32, src *float32, k int, groups int, ahead int)
 // Requires: AVX
 TEXT ·loadF32(SB), NOSPLIT, $0-40
@@ -1111,6 +1258,153 @@ rloop:
 	JMP      next
 
 halsF64_step:
+	VBROADCASTSD (R10)(R9*8), Y13
+	VBROADCASTSD one64<>+0(SB), Y14
+	VDIVPD       Y13, Y14, Y13
+	VMOVUPD      (AX)(R11*1), Y14
+	VMULPD       Y13, Y5, Y5
+	VSUBPD       Y5, Y14, Y5
+	VMAXPD       Y0, Y5, Y5
+	VSUBPD       Y14, Y5, Y14
+	VFMADD231PD  Y14, Y14, Y2
+	VMOVUPD      Y5, (AX)(R11*1)
+	VMOVUPD      32(AX)(R11*1), Y5
+	VMULPD       Y13, Y6, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y4
+	VMOVUPD      Y6, 32(AX)(R11*1)
+	VMOVUPD      64(AX)(R11*1), Y5
+	VMULPD       Y13, Y7, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y2
+	VMOVUPD      Y6, 64(AX)(R11*1)
+	VMOVUPD      96(AX)(R11*1), Y5
+	VMULPD       Y13, Y8, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y4
+	VMOVUPD      Y6, 96(AX)(R11*1)
+	VMOVUPD      128(AX)(R11*1), Y5
+	VMULPD       Y13, Y9, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y2
+	VMOVUPD      Y6, 128(AX)(R11*1)
+	VMOVUPD      160(AX)(R11*1), Y5
+	VMULPD       Y13, Y10, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y4
+	VMOVUPD      Y6, 160(AX)(R11*1)
+	VMOVUPD      192(AX)(R11*1), Y5
+	VMULPD       Y13, Y11, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y2
+	VMOVUPD      Y6, 192(AX)(R11*1)
+	VMOVUPD      224(AX)(R11*1), Y5
+	VMULPD       Y13, Y12, Y6
+	VSUBPD       Y6, Y5, Y6
+	VMAXPD       Y0, Y6, Y6
+	VSUBPD       Y5, Y6, Y5
+	VFMADD231PD  Y5, Y5, Y4
+	VMOVUPD      Y6, 224(AX)(R11*1)
+
+next:
+	ADDQ $0x08, SI
+	DECQ DI
+	JMP  tloop
+
+done:
+	MOVQ    out+48(FP), AX
+	VADDPD  Y3, Y1, Y1
+	VADDPD  Y4, Y2, Y2
+	VMOVUPD Y1, (AX)
+	VMOVUPD Y2, 32(AX)
+	VZEROUPPER
+	RET
+
+// func halscF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int, out *float64)
+// Requires: AVX, FMA3
+TEXT ·halscF64(SB), NOSPLIT, $0-56
+	MOVQ   a+0(FP), AX
+	MOVQ   p+8(FP), CX
+	MOVQ   gram+16(FP), DX
+	MOVQ   k+24(FP), BX
+	MOVQ   perm+32(FP), SI
+	MOVQ   nperm+40(FP), DI
+	MOVQ   BX, R8
+	SHLQ   $0x03, R8
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+
+tloop:
+	TESTQ  DI, DI
+	JZ     done
+	MOVQ   (SI), R9
+	MOVQ   R9, R10
+	IMULQ  R8, R10
+	ADDQ   DX, R10
+	IMUL3Q $0x00000100, R9, R11
+
+	// Gradients: nvec independent chains over r = 0..k-1.
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	MOVQ   AX, R12
+	MOVQ   R10, R13
+	MOVQ   BX, R14
+
+rloop:
+	VBROADCASTSD (R13), Y13
+	VFMADD231PD  (R12), Y13, Y5
+	VFMADD231PD  32(R12), Y13, Y6
+	VFMADD231PD  64(R12), Y13, Y7
+	VFMADD231PD  96(R12), Y13, Y8
+	VFMADD231PD  128(R12), Y13, Y9
+	VFMADD231PD  160(R12), Y13, Y10
+	VFMADD231PD  192(R12), Y13, Y11
+	VFMADD231PD  224(R12), Y13, Y12
+	ADDQ         $0x00000100, R12
+	ADDQ         $0x08, R13
+	DECQ         R14
+	JNZ          rloop
+
+	// Projected gradients: g, or min(g, 0) where a[t] == 0 (g > 0 gives +0).
+	VSUBPD (CX)(R11*1), Y5, Y5
+	VSUBPD 32(CX)(R11*1), Y6, Y6
+	VSUBPD 64(CX)(R11*1), Y7, Y7
+	VSUBPD 96(CX)(R11*1), Y8, Y8
+	VSUBPD 128(CX)(R11*1), Y9, Y9
+	VSUBPD 160(CX)(R11*1), Y10, Y10
+	VSUBPD 192(CX)(R11*1), Y11, Y11
+	VSUBPD 224(CX)(R11*1), Y12, Y12
+
+	// Step, skipped when G[t,t] == 0 (not when it is NaN).
+	VMOVSD   (R10)(R9*8), X13
+	VXORPS   X14, X14, X14
+	VUCOMISD X14, X13
+	JNE      halscF64_step
+	JP       halscF64_step
+	JMP      next
+
+halscF64_step:
 	VBROADCASTSD (R10)(R9*8), Y13
 	VBROADCASTSD one64<>+0(SB), Y14
 	VDIVPD       Y13, Y14, Y13

@@ -7,7 +7,7 @@ const haveSIMD = false
 
 func cdSIMD[T Float](a, p, g []T, k int, perm []int) { panic("sweep: no SIMD kernels") }
 
-func halsSIMD[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) {
+func halsSIMD[T Float](a, p, g []T, k int, perm []int, noViol bool) (violation, change2 float64) {
 	panic("sweep: no SIMD kernels")
 }
 

@@ -229,6 +229,18 @@ func cdStep[T Float](a []T, t int, grad, hess T) T {
 // FMA and a reciprocal of G[t,t], so the two paths differ by rounding; each
 // is deterministic.
 func HALS[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) {
+	return hals(a, p, g, k, perm, false)
+}
+
+// HALSChange is HALS for the sweeps whose violation is not needed: it
+// returns the sum of the squared changes only (the same value as HALS),
+// and its SIMD kernel skips the projected gradients.
+func HALSChange[T Float](a, p, g []T, k int, perm []int) (change2 float64) {
+	_, change2 = hals(a, p, g, k, perm, true)
+	return change2
+}
+
+func hals[T Float](a, p, g []T, k int, perm []int, noViol bool) (violation, change2 float64) {
 	l := Lanes[T]()
 	a, p, g = a[:k*l], p[:k*l], g[:k*k]
 	for _, t := range perm {
@@ -238,7 +250,7 @@ func HALS[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) 
 		return 0, 0
 	}
 	if simdOn.Load() {
-		return halsSIMD(a, p, g, k, perm)
+		return halsSIMD(a, p, g, k, perm, noViol)
 	}
 	for i := range l {
 		for _, t := range perm {

@@ -163,6 +163,33 @@ func testCD3[T Float](t *testing.T) {
 	}
 }
 
+// TestHALSChange checks that HALSChange makes bitwise HALS's steps and
+// returns its sum of squared changes, SIMD and fallback.
+func TestHALSChange(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testHALSChange[float64](t) })
+	t.Run("float32", func(t *testing.T) { testHALSChange[float32](t) })
+}
+
+func testHALSChange[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	for _, simd := range []bool{true, false} {
+		SetSIMD(simd)
+		for _, c := range cases {
+			for seed := range uint64(3) {
+				a, p, g, perm := panel[T](c.kind, c.k, seed)
+				a2 := slices.Clone(a)
+				for sweep := range 3 {
+					_, d1 := HALS(a, p, g, c.k, perm)
+					d2 := HALSChange(a2, p, g, c.k, perm)
+					if !sameBits(a, a2) || !sameBits([]float64{d1}, []float64{d2}) {
+						t.Fatalf("simd %v %s k=%d seed %d sweep %d: HALSChange differs from HALS (change² %g vs %g)", simd, c.kind, c.k, seed, sweep, d1, d2)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestHALSSIMDMatchesFallback(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no SIMD kernels")

@@ -99,8 +99,9 @@ func main() {
 		DATA(4*i, U32(v))
 	}
 	for _, t := range []typ{f32, f64} {
-		kernel(t, false)
-		kernel(t, true)
+		kernel(t, false, false)
+		kernel(t, true, false)
+		kernel(t, true, true)
 		transpose(t, false)
 		transpose(t, true)
 	}
@@ -117,8 +118,10 @@ func constant(name string, v Constant) Mem {
 	return m
 }
 
-// kernel generates cd{T} (hals false) or hals{T}.
-func kernel(t typ, hals bool) {
+// kernel generates cd{T} (hals false) or hals{T}, or with noViol
+// halsc{T}: hals{T} without the violation (out[0:vw] gets zeros), for the
+// inner sweeps after the first.
+func kernel(t typ, hals, noViol bool) {
 	lanes := t.nvec * t.vw
 	rowBytes := lanes * t.size
 	vb := 32
@@ -126,11 +129,16 @@ func kernel(t typ, hals bool) {
 	sig := "func(a *%[1]s, p *%[1]s, gram *%[1]s, k int, perm *int, nperm int)"
 	if hals {
 		name = "hals" + t.name
+		if noViol {
+			name = "halsc" + t.name
+		}
 		sig = "func(a *%[1]s, p *%[1]s, gram *%[1]s, k int, perm *int, nperm int, out *%[1]s)"
 	}
 	TEXT(name, NOSPLIT, fmt.Sprintf(sig, t.goType))
 	Pragma("noescape")
-	if hals {
+	if noViol {
+		Doc(fmt.Sprintf("%s is hals%s without the violation: it stores zeros in out[0:vw].", name, t.name))
+	} else if hals {
 		Doc(fmt.Sprintf("%s runs one accelerated-HALS sweep over the %d rows held transposed in a", name, lanes),
 			fmt.Sprintf("(k x %d) given G (k x k, row-major) and P (k x %d, transposed like a):", lanes, lanes),
 			"for t in perm[:nperm], g = G[t,:]·a - P[t,:] (FMA) and, where G[t,t] != 0,",
@@ -227,6 +235,9 @@ func kernel(t typ, hals bool) {
 	for j := range acc {
 		if hals {
 			t.sub(pt(j), acc[j], acc[j])
+		}
+		if noViol {
+			continue
 		}
 		av, m1, pg := YMM(), YMM(), YMM()
 		t.movu(at(j), av)
