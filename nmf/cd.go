@@ -124,22 +124,26 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // k = 3 in float64, groups of four rows are transposed in registers straight
 // from the row-major A and P (sweep.CD3), which saves the copies.
 func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
-	layout := cdSweep(a, rows, k, g, prod, l1, l2, perm, pg)
-	return cdViolation(prod, rows, k, perm, pg, layout)
+	layout, first := cdSweep(a, rows, k, g, prod, l1, l2, perm, pg)
+	return cdViolation(prod, rows, k, perm, pg, layout, first)
 }
 
 // cdLayout is where cdSweep leaves the |projected gradients| when pg is nil.
 type cdLayout int
 
 const (
-	cdByRow    cdLayout = iota // prod[i*k+t] (cdRows)
-	cdByPanel                  // cdPanels' layout
-	cdByGroup3                 // cdGroups3's layout
+	cdByRow         cdLayout = iota // prod[i*k+t] (cdRows)
+	cdByPanel                       // cdPanels' layout
+	cdByGroup3                      // cdGroups3's layout
+	cdByGroup3First                 // cdGroups3's layout, and the sum of its first step
 )
 
 // cdSweep is the sweep of cdUpdate: it leaves the |projected gradients| in
-// pg, or in prod when pg is nil in the returned layout.
-func cdSweep[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) (layout cdLayout) {
+// pg, or in prod when pg is nil in the returned layout. With layout
+// cdByGroup3First, first is the sum of those of step 0 but the last rows%4
+// rows (added in the kernel's order, from 0), which cdGroups3 adds up on
+// the way.
+func cdSweep[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) (layout cdLayout, first T) {
 	if l2 != 0 {
 		for t := range k {
 			g[t*k+t] += l2
@@ -164,8 +168,13 @@ func cdSweep[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg 
 	sweepRows := cdRows[T]
 	switch {
 	case !sweep.SIMD():
+	case k == 3 && !isF32[T]() && workers <= 1 && pg == nil:
+		return cdByGroup3First, cdGroups3(a, 0, rows, k, g, prod, perm, nil, rows)
 	case k == 3 && !isF32[T]():
-		layout, sweepRows = cdByGroup3, cdGroups3[T]
+		layout = cdByGroup3
+		sweepRows = func(a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+			cdGroups3(a, r0, r1, k, g, prod, perm, pg, ld)
+		}
 	case rows*k*k >= cdSIMDWork:
 		layout, sweepRows = cdByPanel, cdPanels[T]
 	}
@@ -185,18 +194,21 @@ func cdSweep[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg 
 		}
 		wg.Wait()
 	}
-	return layout
+	return layout, 0
 }
 
 // cdViolation adds up, in the kernel's order, the |projected gradients|
-// that cdSweep left in pg, or in prod in layout when pg is nil.
-func cdViolation[T Float](prod []T, rows, k int, perm []int, pg []T, layout cdLayout) T {
+// that cdSweep left in pg, or in prod in layout when pg is nil (first:
+// cdSweep's).
+func cdViolation[T Float](prod []T, rows, k int, perm []int, pg []T, layout cdLayout, first T) T {
 	var violation T
 	switch {
 	case pg == nil && layout == cdByPanel:
 		return cdPanelViolation(prod, rows, k)
 	case pg == nil && layout == cdByGroup3:
-		return cdGroup3Violation(prod, rows, perm)
+		return cdGroup3Violation(prod, rows, perm, 0, false)
+	case pg == nil && layout == cdByGroup3First:
+		return cdGroup3Violation(prod, rows, perm, first, true)
 	}
 	if pg == nil {
 		// P[i,t] is |projected gradient| of coordinate (i, t): the same
@@ -327,26 +339,34 @@ func cdPanelViolation[T Float](prod []T, rows, k int) T {
 // gradient| of coordinate (i, perm[s]) goes to pg[s*ld+i], or, when pg is
 // nil, to prod[g*12 + s*4 + i-g] for the group of rows g..g+3 (its own
 // part of P, read before), and as cdRows for the last rows: the layout
-// cdGroup3Violation adds up.
-func cdGroups3[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+// cdGroup3Violation adds up. It returns the sum of the |projected gradients|
+// of step 0 of the groups, added in row order from 0.
+func cdGroups3[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) (first T) {
 	groups := (r1 - r0) / 4
 	if pg == nil {
-		sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, prod[r0*3:], 4, 12, groups)
+		first = sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, prod[r0*3:], 4, 12, groups)
 	} else {
-		sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, pg[r0:], ld, 4, groups)
+		first = sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, pg[r0:], ld, 4, groups)
 	}
 	cdRows(a, r0+4*groups, r1, k, g, prod, perm, pg, ld)
+	return first
 }
 
 // cdGroup3Violation adds up the |projected gradients| that cdGroups3 left
 // in prod (pg nil), in the kernel's order: for each s, all rows in order.
-func cdGroup3Violation[T Float](prod []T, rows int, perm []int) T {
+// With haveFirst, first is the sum of those of step 0 of the groups of four
+// rows.
+func cdGroup3Violation[T Float](prod []T, rows int, perm []int, first T, haveFirst bool) T {
 	var violation T
 	full := rows / 4 * 12
 	for s, t := range perm {
-		for g := s * 4; g < full; g += 12 {
-			for _, v := range prod[g : g+4] {
-				violation += v
+		if s == 0 && haveFirst {
+			violation = first
+		} else {
+			for g := s * 4; g < full; g += 12 {
+				for _, v := range prod[g : g+4] {
+					violation += v
+				}
 			}
 		}
 		for i := full; i < rows*3; i += 3 {

@@ -80,7 +80,8 @@ func storeF64(dst *float64, src *float64, k int, groups int)
 // (3 columns), given G (3 x 3, row-major, non-zero diagonal) and perm (a
 // permutation of 0, 1, 2). It stores |projected gradient| of row 4·i+j at step
 // s in out[i·outG + s·outS + j] (strides in elements), read after P's rows
-// of that group, so out may overlay P.
+// of that group, so out may overlay P, and returns the sum of those of step 0,
+// added in row order from 0.
 //
 //go:noescape
-func cd3F64(a *float64, p *float64, gram *float64, perm *int, out *float64, outS int, outG int, groups int)
+func cd3F64(a *float64, p *float64, gram *float64, perm *int, out *float64, outS int, outG int, groups int) (first float64)

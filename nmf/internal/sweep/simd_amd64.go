@@ -73,6 +73,6 @@ func storeSIMD[T Float](dst, src []T, k, groups int) {
 }
 
 // cd3SIMD runs CD3 with the generated kernel (float64 only).
-func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
-	cd3F64(ptr[float64](a), ptr[float64](p), ptr[float64](g), &perm[0], ptr[float64](out), outS, outG, groups)
+func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) T {
+	return T(cd3F64(ptr[float64](a), ptr[float64](p), ptr[float64](g), &perm[0], ptr[float64](out), outS, outG, groups))
 }

@@ -15,6 +15,6 @@ func loadSIMD[T Float](dst, src []T, k, groups int, ahead bool) { panic("sweep: 
 
 func storeSIMD[T Float](dst, src []T, k, groups int) { panic("sweep: no SIMD kernels") }
 
-func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
+func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) T {
 	panic("sweep: no SIMD kernels")
 }

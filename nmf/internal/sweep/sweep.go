@@ -159,12 +159,14 @@ func CD[T Float](a, p, g []T, k int, perm []int) {
 // perm[s], the step of CD on A[i,t] with P[i,t], storing |pg| in
 // out[(i/4)·outG + s·outS + i%4]. The values of P of a group of four rows
 // are read before any of its outputs are stored, so out may overlay P (outS
-// = 4, outG = 12 puts the group's outputs in place of its rows of P). The
-// results are bitwise those of CD. On amd64 with AVX2 the columns of a group
-// are transposed in registers.
-func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
+// = 4, outG = 12 puts the group's outputs in place of its rows of P). It
+// returns the sum of the outputs of step 0, added in row order from 0 (the
+// start of cd's violation). The results are bitwise those of CD and of that
+// loop. On amd64 with AVX2 the columns of a group are transposed in
+// registers.
+func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) (first T) {
 	if groups == 0 {
-		return
+		return 0
 	}
 	a, p, g, perm = a[:12*groups], p[:12*groups], g[:9], perm[:3]
 	_ = out[(groups-1)*outG+2*outS+3]
@@ -172,8 +174,7 @@ func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
 		_ = g[3*t+2]
 	}
 	if simdOn.Load() && !isF32[T]() && g[0] != 0 && g[4] != 0 && g[8] != 0 {
-		cd3SIMD(a, p, g, perm, out, outS, outG, groups)
-		return
+		return cd3SIMD(a, p, g, perm, out, outS, outG, groups)
 	}
 	for gi := range groups {
 		var pg [12]T // the group's P, then its outputs: out may overlay P
@@ -195,8 +196,10 @@ func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) {
 			for s := range 3 {
 				out[gi*outG+s*outS+j] = pg[3*j+s]
 			}
+			first += pg[3*j]
 		}
 	}
+	return first
 }
 
 // cdStep applies CD's step to a[t] given its gradient and Hessian and

@@ -131,7 +131,14 @@ func testCD3[T Float](t *testing.T) {
 							SetSIMD(true)
 							CD(a, p, g, 3, perm)
 							SetSIMD(simd)
-							CD3(ra, rp, g, perm, out, outS, outG, groups)
+							first := CD3(ra, rp, g, perm, out, outS, outG, groups)
+							var want T
+							for i := range 4 * groups {
+								want += p[perm[0]*l+i]
+							}
+							if !sameBits([]T{first}, []T{want}) {
+								t.Fatalf("%s seed %d perm %v simd %v overlay %v sweep %d: first = %v, want %v", kind, seed, perm, simd, overlay, sweep, first, want)
+							}
 							for i := range 4 * groups {
 								for s, tt := range perm {
 									got, want := out[i/4*outG+s*outS+i%4], p[tt*l+i]

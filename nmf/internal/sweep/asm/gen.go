@@ -531,13 +531,14 @@ func laneMask(t typ, nreg Register, m GPVirtual) Mem {
 // Hessians are non-zero.
 func cd3(t typ) {
 	name := "cd3" + t.name
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, p *%[1]s, gram *%[1]s, perm *int, out *%[1]s, outS int, outG int, groups int)", t.goType))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, p *%[1]s, gram *%[1]s, perm *int, out *%[1]s, outS int, outG int, groups int) (first %[1]s)", t.goType))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s runs cd%s's sweep for k = 3 on 4·groups rows of A and P, both row-major", name, t.name),
 		"(3 columns), given G (3 x 3, row-major, non-zero diagonal) and perm (a",
 		"permutation of 0, 1, 2). It stores |projected gradient| of row 4·i+j at step",
 		"s in out[i·outG + s·outS + j] (strides in elements), read after P's rows",
-		"of that group, so out may overlay P.")
+		"of that group, so out may overlay P, and returns the sum of those of step 0,",
+		"added in row order from 0.")
 	a := Load(Param("a"), GP64())
 	p := Load(Param("p"), GP64())
 	g := Load(Param("gram"), GP64())
@@ -555,6 +556,12 @@ func cd3(t typ) {
 		VBROADCASTSD(Mem{Base: g, Disp: 8 * i}, b)
 		VMOVUPD(b, gb.Offset(32*i))
 	}
+	// The running sum of the outputs of step 0, in memory: it is a chain of
+	// additions, which the steps of the next groups hide.
+	sum := AllocLocal(8)
+	z := XMM()
+	VXORPS(z, z, z)
+	VMOVSD(z, sum)
 	code := GP64() // 3 perm[0] + perm[1]
 	MOVQ(Mem{Base: perm}, code)
 	LEAQ(Mem{Base: code, Index: code, Scale: 2}, code)
@@ -574,17 +581,20 @@ func cd3(t typ) {
 		Label(label(pm))
 		CMPQ(n, U8(4))
 		JL(LabelRef(single))
-		cd3Groups(t, pm, 4, a, p, out, outS, outG, gb)
+		cd3Groups(t, pm, 4, a, p, out, outS, outG, gb, sum)
 		SUBQ(U8(4), n)
 		JMP(LabelRef(label(pm)))
 		Label(single)
 		TESTQ(n, n)
 		JZ(LabelRef("done"))
-		cd3Groups(t, pm, 1, a, p, out, outS, outG, gb)
+		cd3Groups(t, pm, 1, a, p, out, outS, outG, gb, sum)
 		DECQ(n)
 		JMP(LabelRef(single))
 	}
 	Label("done")
+	r := XMM()
+	VMOVSD(sum, r)
+	Store(r, ReturnIndex(0))
 	VZEROUPPER()
 	RET()
 }
@@ -594,8 +604,8 @@ func cd3(t typ) {
 // registers (3ng of them); those of P are stored back into the group's rows
 // of P, column pm[s] in the place of the outputs of step s (so that with
 // out overlaying P each is read before it is overwritten); the constants
-// are memory operands.
-func cd3Groups(t typ, pm [3]int, ng int, a, p, out, outS, outG Register, gb Mem) {
+// are memory operands. The outputs of step 0 are added to sum in row order.
+func cd3Groups(t typ, pm [3]int, ng int, a, p, out, outS, outG Register, gb, sum Mem) {
 	outs := []Register{out}
 	for grp := 1; grp < ng; grp++ {
 		o := GP64()
@@ -647,6 +657,14 @@ func cd3Groups(t typ, pm [3]int, ng int, a, p, out, outS, outG Register, gb Mem)
 	for grp := range ng {
 		storeRows3(t, Mem{Base: a, Disp: 96 * grp}, c[grp])
 	}
+	v := XMM()
+	VMOVSD(sum, v)
+	for grp := range ng {
+		for j := range 4 {
+			VADDSD(Mem{Base: outs[grp], Disp: 8 * j}, v, v)
+		}
+	}
+	VMOVSD(v, sum)
 	ADDQ(U32(96*ng), a)
 	ADDQ(U32(96*ng), p)
 	for range ng {
