@@ -265,9 +265,12 @@ func halsRowBlock[T Float]() int { return sweep.Lanes[T]() }
 
 // halsBlock runs its blocks on several goroutines only from
 // halsParallelWork multiply-adds (rows·k² per sweep, times up to
-// halsTypicalSweeps sweeps).
+// halsTypicalSweeps sweeps). A fork-join costs tens of µs when the other
+// processor is busy (futex wake-ups): below about 1M multiply-adds (workload
+// D's H, 5000 x 3 with 6 sweeps: 270k, about 40 µs) one goroutine is
+// faster (50 µs per outer iteration on D on a loaded 2-core host).
 const (
-	halsParallelWork  = 1 << 17
+	halsParallelWork  = 1 << 20
 	halsTypicalSweeps = 8
 )
 
