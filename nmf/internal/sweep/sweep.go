@@ -127,29 +127,21 @@ func CD[T Float](a, p, g []T, k int, perm []int) {
 		cdSIMD(a, p, g, k, perm)
 		return
 	}
+	ai := make([]T, k) // one lane's a
 	for i := range l {
+		for r := range ai {
+			ai[r] = a[r*l+i]
+		}
 		for _, t := range perm {
 			gt := g[t*k : t*k+k]
 			grad := -p[t*l+i]
 			for r, v := range gt {
-				grad += T(v * a[r*l+i]) // T(): never fused into an FMA
+				grad += T(v * ai[r]) // T(): never fused into an FMA
 			}
-			pg := grad
-			at := a[t*l+i]
-			if at == 0 {
-				pg = min(grad, 0)
-			}
-			if pg < 0 {
-				pg = -pg
-			}
-			p[t*l+i] = pg
-			if hess := gt[t]; hess != 0 {
-				if v := at - grad/hess; v > 0 {
-					a[t*l+i] = v
-				} else {
-					a[t*l+i] = 0
-				}
-			}
+			p[t*l+i] = cdStep(ai, t, grad, gt[t])
+		}
+		for r, v := range ai {
+			a[r*l+i] = v
 		}
 	}
 }
