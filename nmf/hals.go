@@ -336,32 +336,22 @@ func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps i
 		}
 		for b := b0; b < nb; b += step {
 			r0, r1 := b*bs, min((b+1)*bs, rows)
-			var v, first float64
 			if simd {
 				sweep.Load(at, a[r0*k:], r1-r0, k)
 				sweep.Load(pt, prod[r0*k:], r1-r0, k)
-				v, first = sweep.HALS(at, pt, g, k, perm)
-			} else {
-				v, first = sweepRows(r0, r1)
+				viol[b], count[b] = sweep.HALSInner(at, pt, g, k, perm, maxSweeps, delta)
+				sweep.Store(a[r0*k:], at, r1-r0, k)
+				continue
 			}
+			v, first := sweepRows(r0, r1)
 			n := 1
 			stop := delta * delta * first
 			for n < maxSweeps && first > 0 {
-				// Only the first sweep's violation counts: the SIMD kernel
-				// of the others skips it.
-				var d float64
-				if simd {
-					d = sweep.HALSChange(at, pt, g, k, perm)
-				} else {
-					_, d = sweepRows(r0, r1)
-				}
+				_, d := sweepRows(r0, r1)
 				n++
 				if d <= stop {
 					break
 				}
-			}
-			if simd {
-				sweep.Store(a[r0*k:], at, r1-r0, k)
 			}
 			viol[b], count[b] = v, n
 		}

@@ -18,3 +18,7 @@ func storeSIMD[T Float](dst, src []T, k, groups int) { panic("sweep: no SIMD ker
 func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) T {
 	panic("sweep: no SIMD kernels")
 }
+
+func halsInnerSIMD[T Float](a, p, g []T, k int, perm []int, maxSweeps int, stop float64, sweeps int) int {
+	panic("sweep: no SIMD kernels")
+}

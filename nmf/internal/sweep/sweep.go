@@ -235,6 +235,36 @@ func HALSChange[T Float](a, p, g []T, k int, perm []int) (change2 float64) {
 	return change2
 }
 
+// HALSInner runs the inner loop of accelerated HALS on the panel a (k x
+// Lanes) given G and P: one HALS sweep, then HALSChange sweeps, at most
+// maxSweeps in all, stopping after sweep l > 1 when its sum of squared
+// changes is at most δ² times the first sweep's (at once when the first
+// changed nothing). It returns the first sweep's violation and the number of
+// sweeps: the results of those calls, made with less overhead per sweep.
+func HALSInner[T Float](a, p, g []T, k int, perm []int, maxSweeps int, delta float64) (violation float64, sweeps int) {
+	violation, first := HALS(a, p, g, k, perm)
+	stop := delta * delta * first
+	sweeps = 1
+	if !(sweeps < maxSweeps && first > 0) {
+		return violation, sweeps
+	}
+	if !simdOn.Load() || len(perm) == 0 {
+		for sweeps < maxSweeps {
+			sweeps++
+			if HALSChange(a, p, g, k, perm) <= stop {
+				break
+			}
+		}
+		return violation, sweeps
+	}
+	l := Lanes[T]()
+	a, p, g = a[:k*l], p[:k*l], g[:k*k]
+	for _, t := range perm {
+		_ = g[t*k+k-1]
+	}
+	return violation, halsInnerSIMD(a, p, g, k, perm, maxSweeps, stop, sweeps)
+}
+
 func hals[T Float](a, p, g []T, k int, perm []int, noViol bool) (violation, change2 float64) {
 	l := Lanes[T]()
 	a, p, g = a[:k*l], p[:k*l], g[:k*k]

@@ -197,6 +197,41 @@ func testHALSChange[T Float](t *testing.T) {
 	}
 }
 
+// TestHALSInner checks HALSInner against its definition: HALS, then
+// HALSChange until the δ test or the budget stops, bitwise.
+func TestHALSInner(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testHALSInner[float64](t) })
+	t.Run("float32", func(t *testing.T) { testHALSInner[float32](t) })
+}
+
+func testHALSInner[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	for _, simd := range []bool{true, false} {
+		SetSIMD(simd)
+		for _, c := range cases {
+			for _, budget := range []struct {
+				max   int
+				delta float64
+			}{{1, 0.1}, {5, 0}, {50, 0.1}, {50, 0.5}} {
+				a, p, g, perm := panel[T](c.kind, c.k, 1)
+				a2 := slices.Clone(a)
+				v, n := HALSInner(a, p, g, c.k, perm, budget.max, budget.delta)
+				v2, first := HALS(a2, p, g, c.k, perm)
+				n2 := 1
+				for n2 < budget.max && first > 0 {
+					n2++
+					if HALSChange(a2, p, g, c.k, perm) <= budget.delta*budget.delta*first {
+						break
+					}
+				}
+				if !sameBits(a, a2) || !sameBits([]float64{v}, []float64{v2}) || n != n2 {
+					t.Fatalf("simd %v %s k=%d budget %v: HALSInner gives violation %v in %d sweeps, want %v in %d", simd, c.kind, c.k, budget, v, n, v2, n2)
+				}
+			}
+		}
+	}
+}
+
 func TestHALSSIMDMatchesFallback(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no SIMD kernels")
