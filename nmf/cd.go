@@ -260,17 +260,17 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			}
 			hess := gt[t]
 			if pg == nil {
-				p0[t] = abs(cdStep(a0, t, g0, hess))
-				p1[t] = abs(cdStep(a1, t, g1, hess))
-				p2[t] = abs(cdStep(a2, t, g2, hess))
-				p3[t] = abs(cdStep(a3, t, g3, hess))
+				p0[t] = sweep.CDStep(a0, t, g0, hess)
+				p1[t] = sweep.CDStep(a1, t, g1, hess)
+				p2[t] = sweep.CDStep(a2, t, g2, hess)
+				p3[t] = sweep.CDStep(a3, t, g3, hess)
 				continue
 			}
 			q := pg[s*ld+i : s*ld+i+4]
-			q[0] = abs(cdStep(a0, t, g0, hess))
-			q[1] = abs(cdStep(a1, t, g1, hess))
-			q[2] = abs(cdStep(a2, t, g2, hess))
-			q[3] = abs(cdStep(a3, t, g3, hess))
+			q[0] = sweep.CDStep(a0, t, g0, hess)
+			q[1] = sweep.CDStep(a1, t, g1, hess)
+			q[2] = sweep.CDStep(a2, t, g2, hess)
+			q[3] = sweep.CDStep(a3, t, g3, hess)
 		}
 	}
 	for ; i < r1; i++ {
@@ -283,9 +283,9 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 				grad += T(v * ai[r])
 			}
 			if pg == nil {
-				prod[i*k+t] = abs(cdStep(ai, t, grad, gt[t]))
+				prod[i*k+t] = sweep.CDStep(ai, t, grad, gt[t])
 			} else {
-				pg[s*ld+i] = abs(cdStep(ai, t, grad, gt[t]))
+				pg[s*ld+i] = sweep.CDStep(ai, t, grad, gt[t])
 			}
 		}
 	}
@@ -374,23 +374,6 @@ func cdGroup3Violation[T Float](prod []T, rows int, perm []int, first T, haveFir
 		}
 	}
 	return violation
-}
-
-// cdStep applies the coordinate step to ai[t] given its gradient and
-// Hessian and returns the projected gradient (taken before the step).
-func cdStep[T Float](ai []T, t int, grad, hess T) T {
-	pg := grad
-	if ai[t] == 0 {
-		pg = min(grad, 0)
-	}
-	if hess != 0 {
-		if v := ai[t] - grad/hess; v > 0 {
-			ai[t] = v
-		} else {
-			ai[t] = 0
-		}
-	}
-	return pg
 }
 
 // violationRatio is the stopping measure of cd and hals: the projected-gradient

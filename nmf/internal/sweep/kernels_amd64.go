@@ -8,7 +8,7 @@ package sweep
 // held transposed in a (k x 64) given G (k x k, row-major) and P (k x 64,
 // transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...
 // (each product rounded, then added), P[t,:] = |projected gradient| and,
-// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.
+// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as CDStep.
 //
 //go:noescape
 func cdF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int)
@@ -44,7 +44,7 @@ func storeF32(dst *float32, src *float32, k int, groups int)
 // held transposed in a (k x 32) given G (k x k, row-major) and P (k x 32,
 // transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...
 // (each product rounded, then added), P[t,:] = |projected gradient| and,
-// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.
+// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as CDStep.
 //
 //go:noescape
 func cdF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int)

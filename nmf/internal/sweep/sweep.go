@@ -138,7 +138,7 @@ func CD[T Float](a, p, g []T, k int, perm []int) {
 			for r, v := range gt {
 				grad += T(v * ai[r]) // T(): never fused into an FMA
 			}
-			p[t*l+i] = cdStep(ai, t, grad, gt[t])
+			p[t*l+i] = CDStep(ai, t, grad, gt[t])
 		}
 		for r, v := range ai {
 			a[r*l+i] = v
@@ -180,7 +180,7 @@ func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) (fir
 				for r, v := range gt {
 					grad += T(v * ai[r]) // T(): never fused into an FMA
 				}
-				pgs[s] = cdStep(ai, t, grad, gt[t])
+				pgs[s] = CDStep(ai, t, grad, gt[t])
 			}
 			copy(pi, pgs[:])
 		}
@@ -194,9 +194,11 @@ func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) (fir
 	return first
 }
 
-// cdStep applies CD's step to a[t] given its gradient and Hessian and
-// returns |projected gradient|, |v| being -v where v < 0, else v.
-func cdStep[T Float](a []T, t int, grad, hess T) T {
+// CDStep applies CD's step to a[t] given its gradient and Hessian, as the
+// scalar loop of scikit-learn's kernel: a[t] ← max(a[t] - grad/hess, 0)
+// unless hess == 0. It returns |projected gradient| (grad, or min(grad, 0)
+// where a[t] == 0 before the step), |v| being -v where v < 0, else v.
+func CDStep[T Float](a []T, t int, grad, hess T) T {
 	pg := grad
 	if a[t] == 0 {
 		pg = min(grad, 0)

@@ -149,7 +149,7 @@ func kernel(t typ, hals, noViol bool) {
 			fmt.Sprintf("held transposed in a (k x %d) given G (k x k, row-major) and P (k x %d,", lanes, lanes),
 			"transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...",
 			"(each product rounded, then added), P[t,:] = |projected gradient| and,",
-			"where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.")
+			"where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as CDStep.")
 	}
 
 	a := Load(Param("a"), GP64())
