@@ -296,9 +296,9 @@ const (
 // It returns the violation of the first sweep (summed over blocks in order)
 // and the largest number of sweeps a block ran.
 //
-// With SIMD kernels (sweep.HALS) the steps use FMA and a reciprocal of the
-// Hessian, so the iterates differ from the scalar path's by rounding; both
-// are deterministic. A block shorter than a panel is padded with zero rows,
+// With SIMD kernels (sweep.HALSInner: the same loop on a transposed block)
+// the steps use FMA and a reciprocal of the Hessian, so the iterates differ
+// from the scalar path's by rounding; both are deterministic. A block shorter than a panel is padded with zero rows,
 // which add nothing to the sums (unless G holds an Inf, where 0·Inf makes
 // the violation NaN rather than Inf).
 func halsBlock[T Float](a []T, rows, k int, g, prod []T, perm []int, maxSweeps int, delta float64) (violation float64, sweeps int) {
