@@ -120,8 +120,30 @@ func fitCD[T Float](s *cdState[T], p Params, reg regularization, rng *mtrand.Ran
 // chains, and stores the |projected gradients| in pg to be added up in the
 // kernel's order afterwards; large blocks are split by rows over GOMAXPROCS
 // goroutines. With SIMD kernels (package sweep), panels of sweep.Lanes rows
-// are swept transposed, a vector across rows, with the same operations.
+// are swept transposed, a vector across rows, with the same operations; for
+// k = 3 in float64, groups of four rows are transposed in registers straight
+// from the row-major A and P (sweep.CD3), which saves the copies.
 func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) T {
+	layout, first := cdSweep(a, rows, k, g, prod, l1, l2, perm, pg)
+	return cdViolation(prod, rows, k, perm, pg, layout, first)
+}
+
+// cdLayout is where cdSweep leaves the |projected gradients| when pg is nil.
+type cdLayout int
+
+const (
+	cdByRow         cdLayout = iota // prod[i*k+t] (cdRows)
+	cdByPanel                       // cdPanels' layout
+	cdByGroup3                      // cdGroups3's layout
+	cdByGroup3First                 // cdGroups3's layout, and the sum of its first step
+)
+
+// cdSweep is the sweep of cdUpdate: it leaves the |projected gradients| in
+// pg, or in prod when pg is nil in the returned layout. With layout
+// cdByGroup3First, first is the sum of those of step 0 but the last rows%4
+// rows (added in the kernel's order, from 0), which cdGroups3 adds up on
+// the way.
+func cdSweep[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg []T) (layout cdLayout, first T) {
 	if l2 != 0 {
 		for t := range k {
 			g[t*k+t] += l2
@@ -140,12 +162,21 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 		workers = 1
 	}
 	// SIMD panels, unless the block is so small that transposing costs more
-	// than it saves (workload D's W, 38 x 3). Read once: the layout of the
+	// than it saves (workload D's W, 38 x 3), or, for k = 3 in float64, the
+	// in-register transposes of sweep.CD3. Read once: the layout of the
 	// results in P depends on it.
-	simd := sweep.SIMD() && rows*k*k >= cdSIMDWork
 	sweepRows := cdRows[T]
-	if simd {
-		sweepRows = cdPanels[T]
+	switch {
+	case !sweep.SIMD():
+	case k == 3 && !isF32[T]() && workers <= 1 && pg == nil:
+		return cdByGroup3First, cdGroups3(a, 0, rows, k, g, prod, perm, nil, rows)
+	case k == 3 && !isF32[T]():
+		layout = cdByGroup3
+		sweepRows = func(a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) {
+			cdGroups3(a, r0, r1, k, g, prod, perm, pg, ld)
+		}
+	case rows*k*k >= cdSIMDWork:
+		layout, sweepRows = cdByPanel, cdPanels[T]
 	}
 	if workers <= 1 {
 		sweepRows(a, 0, rows, k, g, prod, perm, pg, rows)
@@ -163,9 +194,21 @@ func cdUpdate[T Float](a []T, rows, k int, g, prod []T, l1, l2 T, perm []int, pg
 		}
 		wg.Wait()
 	}
+	return layout, 0
+}
+
+// cdViolation adds up, in the kernel's order, the |projected gradients|
+// that cdSweep left in pg, or in prod in layout when pg is nil (first:
+// cdSweep's).
+func cdViolation[T Float](prod []T, rows, k int, perm []int, pg []T, layout cdLayout, first T) T {
 	var violation T
-	if pg == nil && simd {
+	switch {
+	case pg == nil && layout == cdByPanel:
 		return cdPanelViolation(prod, rows, k)
+	case pg == nil && layout == cdByGroup3:
+		return cdGroup3Violation(prod, rows, perm, 0, false)
+	case pg == nil && layout == cdByGroup3First:
+		return cdGroup3Violation(prod, rows, perm, first, true)
 	}
 	if pg == nil {
 		// P[i,t] is |projected gradient| of coordinate (i, t): the same
@@ -217,17 +260,17 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 			}
 			hess := gt[t]
 			if pg == nil {
-				p0[t] = abs(cdStep(a0, t, g0, hess))
-				p1[t] = abs(cdStep(a1, t, g1, hess))
-				p2[t] = abs(cdStep(a2, t, g2, hess))
-				p3[t] = abs(cdStep(a3, t, g3, hess))
+				p0[t] = sweep.CDStep(a0, t, g0, hess)
+				p1[t] = sweep.CDStep(a1, t, g1, hess)
+				p2[t] = sweep.CDStep(a2, t, g2, hess)
+				p3[t] = sweep.CDStep(a3, t, g3, hess)
 				continue
 			}
 			q := pg[s*ld+i : s*ld+i+4]
-			q[0] = abs(cdStep(a0, t, g0, hess))
-			q[1] = abs(cdStep(a1, t, g1, hess))
-			q[2] = abs(cdStep(a2, t, g2, hess))
-			q[3] = abs(cdStep(a3, t, g3, hess))
+			q[0] = sweep.CDStep(a0, t, g0, hess)
+			q[1] = sweep.CDStep(a1, t, g1, hess)
+			q[2] = sweep.CDStep(a2, t, g2, hess)
+			q[3] = sweep.CDStep(a3, t, g3, hess)
 		}
 	}
 	for ; i < r1; i++ {
@@ -240,9 +283,9 @@ func cdRows[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld i
 				grad += T(v * ai[r])
 			}
 			if pg == nil {
-				prod[i*k+t] = abs(cdStep(ai, t, grad, gt[t]))
+				prod[i*k+t] = sweep.CDStep(ai, t, grad, gt[t])
 			} else {
-				pg[s*ld+i] = abs(cdStep(ai, t, grad, gt[t]))
+				pg[s*ld+i] = sweep.CDStep(ai, t, grad, gt[t])
 			}
 		}
 	}
@@ -291,21 +334,46 @@ func cdPanelViolation[T Float](prod []T, rows, k int) T {
 	return violation
 }
 
-// cdStep applies the coordinate step to ai[t] given its gradient and
-// Hessian and returns the projected gradient (taken before the step).
-func cdStep[T Float](ai []T, t int, grad, hess T) T {
-	pg := grad
-	if ai[t] == 0 {
-		pg = min(grad, 0)
+// cdGroups3 is cdRows for k = 3 with sweep.CD3 on the groups of four rows
+// from r0 (a multiple of 4) and cdRows on the last rows%4 rows. |projected
+// gradient| of coordinate (i, perm[s]) goes to pg[s*ld+i], or, when pg is
+// nil, to prod[g*12 + s*4 + i-g] for the group of rows g..g+3 (its own
+// part of P, read before), and as cdRows for the last rows: the layout
+// cdGroup3Violation adds up. It returns the sum of the |projected gradients|
+// of step 0 of the groups, added in row order from 0.
+func cdGroups3[T Float](a []T, r0, r1, k int, g, prod []T, perm []int, pg []T, ld int) (first T) {
+	groups := (r1 - r0) / 4
+	if pg == nil {
+		first = sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, prod[r0*3:], 4, 12, groups)
+	} else {
+		first = sweep.CD3(a[r0*3:], prod[r0*3:], g, perm, pg[r0:], ld, 4, groups)
 	}
-	if hess != 0 {
-		if v := ai[t] - grad/hess; v > 0 {
-			ai[t] = v
+	cdRows(a, r0+4*groups, r1, k, g, prod, perm, pg, ld)
+	return first
+}
+
+// cdGroup3Violation adds up the |projected gradients| that cdGroups3 left
+// in prod (pg nil), in the kernel's order: for each s, all rows in order.
+// With haveFirst, first is the sum of those of step 0 of the groups of four
+// rows.
+func cdGroup3Violation[T Float](prod []T, rows int, perm []int, first T, haveFirst bool) T {
+	var violation T
+	full := rows / 4 * 12
+	for s, t := range perm {
+		if s == 0 && haveFirst {
+			violation = first
 		} else {
-			ai[t] = 0
+			for g := s * 4; g < full; g += 12 {
+				for _, v := range prod[g : g+4] {
+					violation += v
+				}
+			}
+		}
+		for i := full; i < rows*3; i += 3 {
+			violation += prod[i+t]
 		}
 	}
-	return pg
+	return violation
 }
 
 // violationRatio is the stopping measure of cd and hals: the projected-gradient

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math"
 	"os"
+	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -684,4 +686,26 @@ func BenchmarkHALSSweep(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)*2*n*m*k/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	})
+}
+
+// TestHALSBlockGoroutines checks that halsBlock's result does not depend on
+// the number of goroutines its blocks run on (above halsParallelWork).
+func TestHALSBlockGoroutines(t *testing.T) {
+	const rows, k, sweeps = 3001, 20, 8
+	if rows*k*k*sweeps < halsParallelWork {
+		t.Fatal("the problem is too small to run on several goroutines")
+	}
+	a0, g, prod := cdProblem[float64]("random", rows, k, 1)
+	perm := identityPerm(k)
+	run := func(procs int) ([]float64, float64, int) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		a := slices.Clone(a0)
+		v, n := halsBlock(a, rows, k, g, prod, perm, sweeps, 0.1)
+		return a, v, n
+	}
+	a1, v1, n1 := run(1)
+	a2, v2, n2 := run(3)
+	if !bitsEqual(a1, a2) || v1 != v2 || n1 != n2 {
+		t.Fatalf("1 and 3 goroutines differ: violation %v vs %v, sweeps %d vs %d", v1, v2, n1, n2)
+	}
 }

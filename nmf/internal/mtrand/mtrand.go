@@ -120,7 +120,9 @@ func (r *RandomState) Gauss() float64 {
 	for {
 		x1 = 2*r.Float64() - 1
 		x2 = 2*r.Float64() - 1
-		r2 = x1*x1 + x2*x2
+		// float64(·) rounds each square: numpy's C does not fuse this
+		// into an FMA (GOAMD64=v3 would).
+		r2 = float64(x1*x1) + float64(x2*x2)
 		if r2 < 1 && r2 != 0 {
 			break
 		}

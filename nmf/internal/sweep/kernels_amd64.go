@@ -8,7 +8,7 @@ package sweep
 // held transposed in a (k x 64) given G (k x k, row-major) and P (k x 64,
 // transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...
 // (each product rounded, then added), P[t,:] = |projected gradient| and,
-// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.
+// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as CDStep.
 //
 //go:noescape
 func cdF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int)
@@ -21,6 +21,11 @@ func cdF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int)
 //
 //go:noescape
 func halsF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int, out *float32)
+
+// halscF32 is halsF32 without the violation: it stores zeros in out[0:vw].
+//
+//go:noescape
+func halscF32(a *float32, p *float32, gram *float32, k int, perm *int, nperm int, out *float32)
 
 // loadF32 copies rows 0..4·groups-1 of src (row-major, k columns) into
 // lanes 0..4·groups-1 of dst ((k+3)/4·4 x 64); rows k.. of dst get scratch.
@@ -39,7 +44,7 @@ func storeF32(dst *float32, src *float32, k int, groups int)
 // held transposed in a (k x 32) given G (k x k, row-major) and P (k x 32,
 // transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...
 // (each product rounded, then added), P[t,:] = |projected gradient| and,
-// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.
+// where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as CDStep.
 //
 //go:noescape
 func cdF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int)
@@ -53,6 +58,11 @@ func cdF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int)
 //go:noescape
 func halsF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int, out *float64)
 
+// halscF64 is halsF64 without the violation: it stores zeros in out[0:vw].
+//
+//go:noescape
+func halscF64(a *float64, p *float64, gram *float64, k int, perm *int, nperm int, out *float64)
+
 // loadF64 copies rows 0..4·groups-1 of src (row-major, k columns) into
 // lanes 0..4·groups-1 of dst ((k+3)/4·4 x 32); rows k.. of dst get scratch.
 // If ahead != 0, it may read up to 3 elements beyond the last row.
@@ -65,3 +75,13 @@ func loadF64(dst *float64, src *float64, k int, groups int, ahead int)
 //
 //go:noescape
 func storeF64(dst *float64, src *float64, k int, groups int)
+
+// cd3F64 runs cdF64's sweep for k = 3 on 4·groups rows of A and P, both row-major
+// (3 columns), given G (3 x 3, row-major, non-zero diagonal) and perm (a
+// permutation of 0, 1, 2). It stores |projected gradient| of row 4·i+j at step
+// s in out[i·outG + s·outS + j] (strides in elements), read after P's rows
+// of that group, so out may overlay P, and returns the sum of those of step 0,
+// added in row order from 0.
+//
+//go:noescape
+func cd3F64(a *float64, p *float64, gram *float64, perm *int, out *float64, outS int, outG int, groups int) (first float64)

@@ -22,15 +22,22 @@ func cdSIMD[T Float](a, p, g []T, k int, perm []int) {
 	}
 }
 
-// halsSIMD runs HALS's sweep with the generated kernel and adds up its
-// per-lane sums in lane order.
-func halsSIMD[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) {
+// halsSIMD runs HALS's sweep with the generated kernel (without the
+// violation, which is then 0, when noViol) and adds up its per-lane sums in
+// lane order.
+func halsSIMD[T Float](a, p, g []T, k int, perm []int, noViol bool) (violation, change2 float64) {
 	var out [16]T
 	vw := 4
-	if isF32[T]() {
+	switch {
+	case isF32[T]() && noViol:
+		vw = 8
+		halscF32(ptr[float32](a), ptr[float32](p), ptr[float32](g), k, &perm[0], len(perm), ptr[float32](out[:]))
+	case isF32[T]():
 		vw = 8
 		halsF32(ptr[float32](a), ptr[float32](p), ptr[float32](g), k, &perm[0], len(perm), ptr[float32](out[:]))
-	} else {
+	case noViol:
+		halscF64(ptr[float64](a), ptr[float64](p), ptr[float64](g), k, &perm[0], len(perm), ptr[float64](out[:]))
+	default:
 		halsF64(ptr[float64](a), ptr[float64](p), ptr[float64](g), k, &perm[0], len(perm), ptr[float64](out[:]))
 	}
 	for _, v := range out[:vw] {
@@ -63,4 +70,36 @@ func storeSIMD[T Float](dst, src []T, k, groups int) {
 	} else {
 		storeF64(ptr[float64](dst), ptr[float64](src), k, groups)
 	}
+}
+
+// cd3SIMD runs CD3 with the generated kernel (float64 only).
+func cd3SIMD[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) T {
+	return T(cd3F64(ptr[float64](a), ptr[float64](p), ptr[float64](g), &perm[0], ptr[float64](out), outS, outG, groups))
+}
+
+// halsInnerSIMD runs HALSInner's sweeps after the first (sweeps of them
+// done) with the generated kernel halsc{T} and returns the count.
+func halsInnerSIMD[T Float](a, p, g []T, k int, perm []int, maxSweeps int, stop float64, sweeps int) int {
+	var out [16]T
+	f32 := isF32[T]()
+	vw := 4
+	if f32 {
+		vw = 8
+	}
+	for sweeps < maxSweeps {
+		sweeps++
+		if f32 {
+			halscF32(ptr[float32](a), ptr[float32](p), ptr[float32](g), k, &perm[0], len(perm), ptr[float32](out[:]))
+		} else {
+			halscF64(ptr[float64](a), ptr[float64](p), ptr[float64](g), k, &perm[0], len(perm), ptr[float64](out[:]))
+		}
+		var d float64
+		for _, v := range out[vw : 2*vw] {
+			d += float64(v)
+		}
+		if d <= stop {
+			break
+		}
+	}
+	return sweeps
 }

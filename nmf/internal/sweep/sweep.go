@@ -127,31 +127,93 @@ func CD[T Float](a, p, g []T, k int, perm []int) {
 		cdSIMD(a, p, g, k, perm)
 		return
 	}
+	ai := make([]T, k) // one lane's a
 	for i := range l {
+		for r := range ai {
+			ai[r] = a[r*l+i]
+		}
 		for _, t := range perm {
 			gt := g[t*k : t*k+k]
 			grad := -p[t*l+i]
 			for r, v := range gt {
-				grad += T(v * a[r*l+i]) // T(): never fused into an FMA
+				grad += T(v * ai[r]) // T(): never fused into an FMA
 			}
-			pg := grad
-			at := a[t*l+i]
-			if at == 0 {
-				pg = min(grad, 0)
-			}
-			if pg < 0 {
-				pg = -pg
-			}
-			p[t*l+i] = pg
-			if hess := gt[t]; hess != 0 {
-				if v := at - grad/hess; v > 0 {
-					a[t*l+i] = v
-				} else {
-					a[t*l+i] = 0
-				}
-			}
+			p[t*l+i] = CDStep(ai, t, grad, gt[t])
+		}
+		for r, v := range ai {
+			a[r*l+i] = v
 		}
 	}
+}
+
+// CD3 runs CD's sweep for k = 3 directly on 4·groups rows of A and P, both
+// row-major with 3 columns, without panels: for each row i and each s, t =
+// perm[s], the step of CD on A[i,t] with P[i,t], storing |pg| in
+// out[(i/4)·outG + s·outS + i%4]. The values of P of a group of four rows
+// are read before any of its outputs are stored, so out may overlay P (outS
+// = 4, outG = 12 puts the group's outputs in place of its rows of P). It
+// returns the sum of the outputs of step 0, added in row order from 0 (the
+// start of cd's violation). The results are bitwise those of CD and of that
+// loop. On amd64 with AVX2 the columns of a group are transposed in
+// registers.
+func CD3[T Float](a, p, g []T, perm []int, out []T, outS, outG, groups int) (first T) {
+	if groups == 0 {
+		return 0
+	}
+	a, p, g, perm = a[:12*groups], p[:12*groups], g[:9], perm[:3]
+	_ = out[(groups-1)*outG+2*outS+3]
+	for _, t := range perm {
+		_ = g[3*t+2]
+	}
+	if simdOn.Load() && !isF32[T]() && g[0] != 0 && g[4] != 0 && g[8] != 0 {
+		return cd3SIMD(a, p, g, perm, out, outS, outG, groups)
+	}
+	for gi := range groups {
+		var pg [12]T // the group's P, then its outputs: out may overlay P
+		copy(pg[:], p[12*gi:12*gi+12])
+		for j := range 4 {
+			ai, pi := a[12*gi+3*j:12*gi+3*j+3], pg[3*j:3*j+3]
+			var pgs [3]T
+			for s, t := range perm {
+				gt := g[3*t : 3*t+3]
+				grad := -pi[t]
+				for r, v := range gt {
+					grad += T(v * ai[r]) // T(): never fused into an FMA
+				}
+				pgs[s] = CDStep(ai, t, grad, gt[t])
+			}
+			copy(pi, pgs[:])
+		}
+		for j := range 4 {
+			for s := range 3 {
+				out[gi*outG+s*outS+j] = pg[3*j+s]
+			}
+			first += pg[3*j]
+		}
+	}
+	return first
+}
+
+// CDStep applies CD's step to a[t] given its gradient and Hessian, as the
+// scalar loop of scikit-learn's kernel: a[t] ← max(a[t] - grad/hess, 0)
+// unless hess == 0. It returns |projected gradient| (grad, or min(grad, 0)
+// where a[t] == 0 before the step), |v| being -v where v < 0, else v.
+func CDStep[T Float](a []T, t int, grad, hess T) T {
+	pg := grad
+	if a[t] == 0 {
+		pg = min(grad, 0)
+	}
+	if pg < 0 {
+		pg = -pg
+	}
+	if hess != 0 {
+		if v := a[t] - grad/hess; v > 0 {
+			a[t] = v
+		} else {
+			a[t] = 0
+		}
+	}
+	return pg
 }
 
 // HALS runs one sweep of accelerated HALS over the panel a (k x Lanes) given
@@ -164,6 +226,48 @@ func CD[T Float](a, p, g []T, k int, perm []int) {
 // FMA and a reciprocal of G[t,t], so the two paths differ by rounding; each
 // is deterministic.
 func HALS[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) {
+	return hals(a, p, g, k, perm, false)
+}
+
+// HALSChange is HALS for the sweeps whose violation is not needed: it
+// returns the sum of the squared changes only (the same value as HALS),
+// and its SIMD kernel skips the projected gradients.
+func HALSChange[T Float](a, p, g []T, k int, perm []int) (change2 float64) {
+	_, change2 = hals(a, p, g, k, perm, true)
+	return change2
+}
+
+// HALSInner runs the inner loop of accelerated HALS on the panel a (k x
+// Lanes) given G and P: one HALS sweep, then HALSChange sweeps, at most
+// maxSweeps in all, stopping after sweep l > 1 when its sum of squared
+// changes is at most δ² times the first sweep's (at once when the first
+// changed nothing). It returns the first sweep's violation and the number of
+// sweeps: the results of those calls, made with less overhead per sweep.
+func HALSInner[T Float](a, p, g []T, k int, perm []int, maxSweeps int, delta float64) (violation float64, sweeps int) {
+	violation, first := HALS(a, p, g, k, perm)
+	stop := delta * delta * first
+	sweeps = 1
+	if !(sweeps < maxSweeps && first > 0) {
+		return violation, sweeps
+	}
+	if !simdOn.Load() || len(perm) == 0 {
+		for sweeps < maxSweeps {
+			sweeps++
+			if HALSChange(a, p, g, k, perm) <= stop {
+				break
+			}
+		}
+		return violation, sweeps
+	}
+	l := Lanes[T]()
+	a, p, g = a[:k*l], p[:k*l], g[:k*k]
+	for _, t := range perm {
+		_ = g[t*k+k-1]
+	}
+	return violation, halsInnerSIMD(a, p, g, k, perm, maxSweeps, stop, sweeps)
+}
+
+func hals[T Float](a, p, g []T, k int, perm []int, noViol bool) (violation, change2 float64) {
 	l := Lanes[T]()
 	a, p, g = a[:k*l], p[:k*l], g[:k*k]
 	for _, t := range perm {
@@ -173,7 +277,7 @@ func HALS[T Float](a, p, g []T, k int, perm []int) (violation, change2 float64) 
 		return 0, 0
 	}
 	if simdOn.Load() {
-		return halsSIMD(a, p, g, k, perm)
+		return halsSIMD(a, p, g, k, perm, noViol)
 	}
 	for i := range l {
 		for _, t := range perm {

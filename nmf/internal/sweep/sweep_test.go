@@ -97,6 +97,141 @@ func testCD[T Float](t *testing.T) {
 	}
 }
 
+// TestCD3 checks CD3, SIMD and fallback, against CD on the same rows held
+// in a panel: bitwise the same A and |projected gradients|, for every
+// order perm, both output layouts (overlaying P, and separate) and group
+// counts that exercise the kernel's blocks of four groups and single ones.
+func TestCD3(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testCD3[float64](t) })
+	t.Run("float32", func(t *testing.T) { testCD3[float32](t) })
+}
+
+func testCD3[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	perms := [][]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
+	for _, kind := range []string{"random", "adversarial", "nan"} {
+		for seed := range uint64(5) {
+			for _, perm := range perms {
+				for _, simd := range []bool{true, false} {
+					for _, overlay := range []bool{true, false} {
+						a, p, g, _ := panel[T](kind, 3, seed)
+						l := Lanes[T]()
+						groups := []int{l / 4, 7, 5, 1}[seed%4]  // the other rows: not compared
+						ra, rp := make([]T, 3*l), make([]T, 3*l) // row-major copies
+						for i := range l {
+							for r := range 3 {
+								ra[3*i+r], rp[3*i+r] = a[r*l+i], p[r*l+i]
+							}
+						}
+						out, outS, outG := rp, 4, 12
+						if !overlay {
+							out, outS, outG = make([]T, 3*l), l, 4
+						}
+						for sweep := range 3 {
+							SetSIMD(true)
+							CD(a, p, g, 3, perm)
+							SetSIMD(simd)
+							first := CD3(ra, rp, g, perm, out, outS, outG, groups)
+							var want T
+							for i := range 4 * groups {
+								want += p[perm[0]*l+i]
+							}
+							if !sameBits([]T{first}, []T{want}) {
+								t.Fatalf("%s seed %d perm %v simd %v overlay %v sweep %d: first = %v, want %v", kind, seed, perm, simd, overlay, sweep, first, want)
+							}
+							for i := range 4 * groups {
+								for s, tt := range perm {
+									got, want := out[i/4*outG+s*outS+i%4], p[tt*l+i]
+									if !sameBits([]T{got, ra[3*i+tt]}, []T{want, a[tt*l+i]}) {
+										t.Fatalf("%s seed %d perm %v simd %v overlay %v sweep %d row %d step %d: (pg, a) = (%v, %v), want (%v, %v)",
+											kind, seed, perm, simd, overlay, sweep, i, s, got, ra[3*i+tt], want, a[tt*l+i])
+									}
+								}
+							}
+							if overlay { // the next sweep's P
+								for i := range l {
+									for r := range 3 {
+										rp[3*i+r] = T(float64(i+r) / 7)
+										p[r*l+i] = rp[3*i+r]
+									}
+								}
+							} else {
+								for i := range l {
+									for r := range 3 {
+										p[r*l+i] = rp[3*i+r]
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestHALSChange checks that HALSChange makes bitwise HALS's steps and
+// returns its sum of squared changes, SIMD and fallback.
+func TestHALSChange(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testHALSChange[float64](t) })
+	t.Run("float32", func(t *testing.T) { testHALSChange[float32](t) })
+}
+
+func testHALSChange[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	for _, simd := range []bool{true, false} {
+		SetSIMD(simd)
+		for _, c := range cases {
+			for seed := range uint64(3) {
+				a, p, g, perm := panel[T](c.kind, c.k, seed)
+				a2 := slices.Clone(a)
+				for sweep := range 3 {
+					_, d1 := HALS(a, p, g, c.k, perm)
+					d2 := HALSChange(a2, p, g, c.k, perm)
+					if !sameBits(a, a2) || !sameBits([]float64{d1}, []float64{d2}) {
+						t.Fatalf("simd %v %s k=%d seed %d sweep %d: HALSChange differs from HALS (change² %g vs %g)", simd, c.kind, c.k, seed, sweep, d1, d2)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestHALSInner checks HALSInner against its definition: HALS, then
+// HALSChange until the δ test or the budget stops, bitwise.
+func TestHALSInner(t *testing.T) {
+	t.Run("float64", func(t *testing.T) { testHALSInner[float64](t) })
+	t.Run("float32", func(t *testing.T) { testHALSInner[float32](t) })
+}
+
+func testHALSInner[T Float](t *testing.T) {
+	defer SetSIMD(SetSIMD(true))
+	for _, simd := range []bool{true, false} {
+		SetSIMD(simd)
+		for _, c := range cases {
+			for _, budget := range []struct {
+				max   int
+				delta float64
+			}{{1, 0.1}, {5, 0}, {50, 0.1}, {50, 0.5}} {
+				a, p, g, perm := panel[T](c.kind, c.k, 1)
+				a2 := slices.Clone(a)
+				v, n := HALSInner(a, p, g, c.k, perm, budget.max, budget.delta)
+				v2, first := HALS(a2, p, g, c.k, perm)
+				n2 := 1
+				for n2 < budget.max && first > 0 {
+					n2++
+					if HALSChange(a2, p, g, c.k, perm) <= budget.delta*budget.delta*first {
+						break
+					}
+				}
+				if !sameBits(a, a2) || !sameBits([]float64{v}, []float64{v2}) || n != n2 {
+					t.Fatalf("simd %v %s k=%d budget %v: HALSInner gives violation %v in %d sweeps, want %v in %d", simd, c.kind, c.k, budget, v, n, v2, n2)
+				}
+			}
+		}
+	}
+}
+
 func TestHALSSIMDMatchesFallback(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no SIMD kernels")

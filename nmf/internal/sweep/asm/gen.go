@@ -35,7 +35,7 @@ type typ struct {
 	size, vw     int
 	nvec         int // vectors of lanes per panel
 
-	sign, abs, one Mem // scalar constants, broadcast
+	sign, abs, one, zero Mem // scalar constants, broadcast
 
 	movu  func(mxy, mxy1 Op)
 	bcast func(mx, xy Op)
@@ -54,8 +54,9 @@ type typ struct {
 
 // Comparison predicates of VCMPP[SD].
 const (
-	cmpEQ = 0 // EQ_OQ
-	cmpLT = 1 // LT_OS
+	cmpEQ = 0    // EQ_OQ
+	cmpLT = 1    // LT_OS
+	cmpGT = 0x0E // GT_OS
 )
 
 var f32 = typ{
@@ -88,6 +89,7 @@ func main() {
 	f64.sign = constant("sign64", U64(0x8000000000000000))
 	f64.abs = constant("abs64", U64(0x7fffffffffffffff))
 	f64.one = constant("one64", U64(0x3ff0000000000000))
+	f64.zero = constant("zero64", U64(0))
 	mask = GLOBL("lanemask", RODATA|NOPTR)
 	for i := 0; i < 16; i++ {
 		v := uint32(0)
@@ -97,11 +99,13 @@ func main() {
 		DATA(4*i, U32(v))
 	}
 	for _, t := range []typ{f32, f64} {
-		kernel(t, false)
-		kernel(t, true)
+		kernel(t, false, false)
+		kernel(t, true, false)
+		kernel(t, true, true)
 		transpose(t, false)
 		transpose(t, true)
 	}
+	cd3(f64)
 	Generate()
 }
 
@@ -114,8 +118,10 @@ func constant(name string, v Constant) Mem {
 	return m
 }
 
-// kernel generates cd{T} (hals false) or hals{T}.
-func kernel(t typ, hals bool) {
+// kernel generates cd{T} (hals false) or hals{T}, or with noViol
+// halsc{T}: hals{T} without the violation (out[0:vw] gets zeros), for the
+// inner sweeps after the first.
+func kernel(t typ, hals, noViol bool) {
 	lanes := t.nvec * t.vw
 	rowBytes := lanes * t.size
 	vb := 32
@@ -123,11 +129,16 @@ func kernel(t typ, hals bool) {
 	sig := "func(a *%[1]s, p *%[1]s, gram *%[1]s, k int, perm *int, nperm int)"
 	if hals {
 		name = "hals" + t.name
+		if noViol {
+			name = "halsc" + t.name
+		}
 		sig = "func(a *%[1]s, p *%[1]s, gram *%[1]s, k int, perm *int, nperm int, out *%[1]s)"
 	}
 	TEXT(name, NOSPLIT, fmt.Sprintf(sig, t.goType))
 	Pragma("noescape")
-	if hals {
+	if noViol {
+		Doc(fmt.Sprintf("%s is hals%s without the violation: it stores zeros in out[0:vw].", name, t.name))
+	} else if hals {
 		Doc(fmt.Sprintf("%s runs one accelerated-HALS sweep over the %d rows held transposed in a", name, lanes),
 			fmt.Sprintf("(k x %d) given G (k x k, row-major) and P (k x %d, transposed like a):", lanes, lanes),
 			"for t in perm[:nperm], g = G[t,:]·a - P[t,:] (FMA) and, where G[t,t] != 0,",
@@ -138,7 +149,7 @@ func kernel(t typ, hals bool) {
 			fmt.Sprintf("held transposed in a (k x %d) given G (k x k, row-major) and P (k x %d,", lanes, lanes),
 			"transposed like a): for t in perm[:nperm], g = -P[t,:] + G[t,0]·a[0,:] + ...",
 			"(each product rounded, then added), P[t,:] = |projected gradient| and,",
-			"where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as cdStep in nmf.")
+			"where G[t,t] != 0, a[t,:] = max(a[t,:] - g/G[t,t], 0), as CDStep.")
 	}
 
 	a := Load(Param("a"), GP64())
@@ -224,6 +235,9 @@ func kernel(t typ, hals bool) {
 	for j := range acc {
 		if hals {
 			t.sub(pt(j), acc[j], acc[j])
+		}
+		if noViol {
+			continue
 		}
 		av, m1, pg := YMM(), YMM(), YMM()
 		t.movu(at(j), av)
@@ -508,4 +522,195 @@ func laneMask(t typ, nreg Register, m GPVirtual) Mem {
 	LEAQ(mask, m)
 	NEGQ(nreg)
 	return Mem{Base: m, Index: nreg, Scale: uint8(t.size), Disp: 32}
+}
+
+// cd3 generates cd3{T} (float64 only): cd{T}'s sweep for k = 3 directly on
+// row-major A and P, four rows (twelve elements, three vectors) at a time,
+// transposed in registers. Its code is unrolled for each of the six orders
+// perm, so that the columns stay in registers; the caller checks that the
+// Hessians are non-zero.
+func cd3(t typ) {
+	name := "cd3" + t.name
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, p *%[1]s, gram *%[1]s, perm *int, out *%[1]s, outS int, outG int, groups int) (first %[1]s)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s runs cd%s's sweep for k = 3 on 4·groups rows of A and P, both row-major", name, t.name),
+		"(3 columns), given G (3 x 3, row-major, non-zero diagonal) and perm (a",
+		"permutation of 0, 1, 2). It stores |projected gradient| of row 4·i+j at step",
+		"s in out[i·outG + s·outS + j] (strides in elements), read after P's rows",
+		"of that group, so out may overlay P, and returns the sum of those of step 0,",
+		"added in row order from 0.")
+	a := Load(Param("a"), GP64())
+	p := Load(Param("p"), GP64())
+	g := Load(Param("gram"), GP64())
+	perm := Load(Param("perm"), GP64())
+	out := Load(Param("out"), GP64())
+	outS := Load(Param("outS"), GP64())
+	outG := Load(Param("outG"), GP64())
+	n := Load(Param("groups"), GP64())
+	SHLQ(U8(3), outS)
+	SHLQ(U8(3), outG)
+	// G[t,r] broadcast at gb + 32(3t + r): memory operands of the products.
+	gb := AllocLocal(9 * 32)
+	for i := range 9 {
+		b := YMM()
+		VBROADCASTSD(Mem{Base: g, Disp: 8 * i}, b)
+		VMOVUPD(b, gb.Offset(32*i))
+	}
+	// The running sum of the outputs of step 0, in memory: it is a chain of
+	// additions, which the steps of the next groups hide.
+	sum := AllocLocal(8)
+	z := XMM()
+	VXORPS(z, z, z)
+	VMOVSD(z, sum)
+	code := GP64() // 3 perm[0] + perm[1]
+	MOVQ(Mem{Base: perm}, code)
+	LEAQ(Mem{Base: code, Index: code, Scale: 2}, code)
+	ADDQ(Mem{Base: perm, Disp: 8}, code)
+	perms := [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}}
+	label := func(pm [3]int) string { return fmt.Sprintf("%s_%d%d%d", name, pm[0], pm[1], pm[2]) }
+	for _, pm := range perms {
+		CMPQ(code, U8(3*pm[0]+pm[1]))
+		JE(LabelRef(label(pm)))
+	}
+	JMP(LabelRef("done"))
+	for _, pm := range perms {
+		// Four groups at a time, their steps interleaved: one group's
+		// chain of three dependent steps is too long for the out-of-order
+		// window to overlap enough groups by itself.
+		single := label(pm) + "_single"
+		Label(label(pm))
+		CMPQ(n, U8(4))
+		JL(LabelRef(single))
+		cd3Groups(t, pm, 4, a, p, out, outS, outG, gb, sum)
+		SUBQ(U8(4), n)
+		JMP(LabelRef(label(pm)))
+		Label(single)
+		TESTQ(n, n)
+		JZ(LabelRef("done"))
+		cd3Groups(t, pm, 1, a, p, out, outS, outG, gb, sum)
+		DECQ(n)
+		JMP(LabelRef(single))
+	}
+	Label("done")
+	r := XMM()
+	VMOVSD(sum, r)
+	Store(r, ReturnIndex(0))
+	VZEROUPPER()
+	RET()
+}
+
+// cd3Groups generates cd3's sweep of ng groups of four rows in the order
+// pm, and advances a, p and out past them. The columns of A stay in
+// registers (3ng of them); those of P are stored back into the group's rows
+// of P, column pm[s] in the place of the outputs of step s (so that with
+// out overlaying P each is read before it is overwritten); the constants
+// are memory operands. The outputs of step 0 are added to sum in row order.
+func cd3Groups(t typ, pm [3]int, ng int, a, p, out, outS, outG Register, gb, sum Mem) {
+	outs := []Register{out}
+	for grp := 1; grp < ng; grp++ {
+		o := GP64()
+		LEAQ(Mem{Base: outs[grp-1], Index: outG, Scale: 1}, o)
+		outs = append(outs, o)
+	}
+	for grp := range ng { // P first: nothing else is live yet
+		q := rows3(t, Mem{Base: p, Disp: 96 * grp})
+		for s, tt := range pm {
+			t.movu(q[tt], Mem{Base: p, Disp: 96*grp + 32*s})
+		}
+	}
+	c := make([][]VecVirtual, ng)
+	for grp := range ng {
+		c[grp] = rows3(t, Mem{Base: a, Disp: 96 * grp})
+	}
+	for s, tt := range pm {
+		for grp := range ng {
+			c := c[grp]
+			acc, tmp := YMM(), YMM()
+			t.movu(Mem{Base: p, Disp: 96*grp + 32*s}, acc)
+			t.xor(t.sign, acc, acc)
+			for r := range 3 {
+				t.mul(gb.Offset(32*(3*tt+r)), c[r], tmp)
+				t.add(tmp, acc, acc)
+			}
+			// The projected gradient and its absolute value, as cd{T}.
+			m1, pg := YMM(), YMM()
+			t.cmp(U8(cmpEQ), t.zero, c[tt], m1)
+			t.cmp(U8(cmpGT), t.zero, acc, pg) // 0 < g
+			t.and(pg, m1, m1)
+			t.andn(acc, m1, pg)
+			t.cmp(U8(cmpLT), t.zero, pg, m1)
+			t.and(t.sign, m1, m1)
+			t.xor(m1, pg, pg)
+			dst := Mem{Base: outs[grp]}
+			if s > 0 {
+				dst = dst.Idx(outS, uint8(s))
+			}
+			t.movu(pg, dst)
+			// The step: v where 0 < v, else +0 (also for -0 and NaN,
+			// which VMAXPD maps to its second operand, +0).
+			v := YMM()
+			t.div(gb.Offset(32*(4*tt)), acc, v)
+			t.sub(v, c[tt], v)
+			t.max(t.zero, v, c[tt])
+		}
+	}
+	for grp := range ng {
+		storeRows3(t, Mem{Base: a, Disp: 96 * grp}, c[grp])
+	}
+	v := XMM()
+	VMOVSD(sum, v)
+	for grp := range ng {
+		for j := range 4 {
+			VADDSD(Mem{Base: outs[grp], Disp: 8 * j}, v, v)
+		}
+	}
+	VMOVSD(v, sum)
+	ADDQ(U32(96*ng), a)
+	ADDQ(U32(96*ng), p)
+	for range ng {
+		ADDQ(outG, out)
+	}
+}
+
+// rows3 loads four rows of three float64 at base (three vectors
+// y0 = r0 r0 r0 r1, y1 = r1 r1 r2 r2, y2 = r2 r3 r3 r3) and returns the
+// columns c0, c1, c2 (four rows each): two blends gather a column's
+// elements, which sit at distinct positions, and a permute orders them.
+func rows3(t typ, base Mem) []VecVirtual {
+	y := []VecVirtual{YMM(), YMM(), YMM()}
+	for i := range y {
+		t.movu(base.Offset(32*i), y[i])
+	}
+	c := []VecVirtual{YMM(), YMM(), YMM()}
+	for j := range 3 {
+		u := YMM()
+		VBLENDPD(U8(0b0100), y[col3[j][2]], y[col3[j][0]], u)
+		VBLENDPD(U8(0b0010), y[col3[j][1]], u, u)
+		VPERMPD(U8(perm3[j]), u, c[j])
+	}
+	return c
+}
+
+// col3[j] are the vectors holding positions 0 (and 3), 1 and 2 of column j
+// (y[j], y[j+2], y[j+1], indices mod 3) before its permute perm3[j] (an
+// involution, so it also undoes itself).
+var (
+	col3  = [3][3]int{{0, 2, 1}, {1, 0, 2}, {2, 1, 0}}
+	perm3 = [3]uint64{0x6C, 0xB1, 0xC6}
+)
+
+// storeRows3 is the inverse of rows3: it stores the columns c as four rows
+// of three float64 at base.
+func storeRows3(t typ, base Mem, c []VecVirtual) {
+	u := []VecVirtual{YMM(), YMM(), YMM()}
+	for j := range 3 {
+		VPERMPD(U8(perm3[j]), c[j], u[j])
+	}
+	// y[i] takes position 0 and 3 from u[i], 1 from u[i+1], 2 from u[i+2].
+	for i := range 3 {
+		y := YMM()
+		VBLENDPD(U8(0b0010), u[(i+1)%3], u[i], y)
+		VBLENDPD(U8(0b0100), u[(i+2)%3], y, y)
+		t.movu(y, base.Offset(32*i))
+	}
 }
