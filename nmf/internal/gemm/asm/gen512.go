@@ -1,0 +1,784 @@
+package main
+
+// AVX-512 kernels (AVX512F + AVX512VL), for CPUs such as Zen 4 and recent
+// Intel cores. With 32 vector registers and mask registers they take larger
+// register tiles than the AVX2 kernels, read partial vectors without lane
+// tables and transpose C tiles in registers. Only EVEX-encodable
+// instructions are used, so the allocator may use all 32 registers.
+//
+// dotZ{T}_{MR}x{NR}: C = A·B with MR rows of A read in place and NR rows of
+// Bᵀ (packed by gatherZ), vectors along the inner dimension; MR·NR dot
+// products reduced horizontally once per call.
+//
+// bcZ{T}_{NR}: C = op(A)·B with vectors along the rows of C: a tile of
+// MR = 2 vectors of rows, read in place from the rows of Aᵀ (or from a
+// packed tile), and NR ≤ 12 (float32) or 8 (float64) columns of B read in
+// place and broadcast. The tile is accumulated in a column-major scratch
+// tile across chunks of p and, on the last chunk, transposed in registers
+// and stored into the rows of C.
+//
+// gatherZ{T}: the transposition of a p x k matrix into k rows (gathers).
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// iota16 is the int32 sequence 0..15 (gather indices).
+var iota16 Mem
+
+func gen512() {
+	iota16 = GLOBL("iota16", RODATA|NOPTR)
+	for i := 0; i < 16; i++ {
+		DATA(4*i, U32(uint32(i)))
+	}
+	for _, t := range []typ{f32, f64} {
+		for mr := 1; mr <= 4; mr++ {
+			for nr := 1; nr <= maxDotNR(mr); nr++ {
+				dotZ(t, mr, nr)
+			}
+		}
+		for nr := 1; nr <= maxBCNR(t); nr++ {
+			bcZ(t, nr)
+		}
+		gatherZ(t)
+		transZ(t)
+		packZ(t)
+	}
+}
+
+// maxDotNR is the widest panel of the MR-row dot kernels: MR·NR
+// accumulators, MR rows of A and one row of Bᵀ in 32 registers.
+func maxDotNR(mr int) int { return min(8, 24/mr) }
+
+// maxBCNR is the widest panel of the bc kernels: at most 24 accumulators,
+// and no more columns than a vector has lanes (for the transposition).
+func maxBCNR(t typ) int { return min(12, 64/t.size) }
+
+// zlanes is the number of elements of a ZMM vector.
+func zlanes(t typ) int { return 64 / t.size }
+
+// setMask sets k to the low n bits, n in register nreg (clobbered is tmp).
+func setMask(n Register, k Op) {
+	tmp := GP64()
+	MOVQ(U32(1), tmp)
+	SHLXQ(n, tmp, tmp)
+	DECQ(tmp)
+	KMOVW(tmp.As32(), k)
+}
+
+func zero(z Op) { VPXORD(z, z, z) }
+
+// vreg is a vector register, physical or virtual.
+type vreg interface {
+	Register
+	AsX() Register
+	AsY() Register
+	AsZ() Register
+}
+
+// zregs are the physical ZMM registers: avo's greedy allocator fails on
+// tiles that need most of the 32 registers, so the accumulators of the big
+// tiles are allocated by hand.
+var zregs = []vreg{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15,
+	Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}
+
+// pool is a free list of physical vector registers.
+type pool struct{ free []vreg }
+
+func (p *pool) take() vreg {
+	r := p.free[len(p.free)-1]
+	p.free = p.free[:len(p.free)-1]
+	return r
+}
+
+func (p *pool) put(r vreg) { p.free = append(p.free, r) }
+
+// reduce4 reduces up to four ZMM accumulators x (x[i] nil for absent
+// columns) and returns a register whose lane c is the sum of the lanes of
+// x[c]: an XMM for float32, a YMM for float64, as a ZMM taken from p (to be
+// returned to it). The inputs are clobbered and returned to p.
+func reduce4(t typ, p *pool, x []vreg) vreg {
+	get := func(i int) vreg {
+		if i < len(x) && x[i] != nil {
+			return x[i]
+		}
+		z := p.take()
+		zero(z)
+		return z
+	}
+	if t.size == 4 {
+		pair := func(a, b vreg) vreg {
+			h := p.take()
+			VUNPCKHPS(b, a, h) // per 128 bits: a2 b2 a3 b3
+			VUNPCKLPS(b, a, a) // a0 b0 a1 b1
+			VADDPS(h, a, a)    // a02 b02 a13 b13
+			p.put(h)
+			p.put(b)
+			return a
+		}
+		s01 := pair(get(0), get(1))
+		var s23 vreg
+		if len(x) > 2 {
+			s23 = pair(get(2), get(3))
+		} else {
+			s23 = get(2)
+		}
+		u1 := p.take()
+		VSHUFPS(U8(0xEE), s23, s01, u1)  // a13 b13 c13 d13
+		VSHUFPS(U8(0x44), s23, s01, s01) // a02 b02 c02 d02
+		VADDPS(u1, s01, s01)
+		p.put(s23)
+		VEXTRACTF64X4(U8(1), s01, u1.AsY())
+		VADDPS(u1.AsY(), s01.AsY(), s01.AsY())
+		VEXTRACTF32X4(U8(1), s01.AsY(), u1.AsX())
+		VADDPS(u1.AsX(), s01.AsX(), s01.AsX())
+		p.put(u1)
+		return s01
+	}
+	pair := func(a, b vreg) vreg {
+		h := p.take()
+		VUNPCKHPD(b, a, h) // per 128 bits: a1 b1
+		VUNPCKLPD(b, a, a) // a0 b0
+		VADDPD(h, a, a)
+		VEXTRACTF64X4(U8(1), a, h.AsY())
+		VADDPD(h.AsY(), a.AsY(), a.AsY()) // [a b | a b]
+		p.put(h)
+		p.put(b)
+		return a
+	}
+	s01 := pair(get(0), get(1))
+	var s23 vreg
+	if len(x) > 2 {
+		s23 = pair(get(2), get(3))
+	} else {
+		s23 = get(2)
+	}
+	hi := p.take()
+	VSHUFF64X2(U8(3), s23.AsY(), s01.AsY(), hi.AsY())  // [s01.L1, s23.L1]
+	VSHUFF64X2(U8(0), s23.AsY(), s01.AsY(), s01.AsY()) // [s01.L0, s23.L0]
+	VADDPD(hi.AsY(), s01.AsY(), s01.AsY())
+	p.put(hi)
+	p.put(s23)
+	return s01
+}
+
+// dotZ generates dotZ{T}_{mr}x{nr}.
+func dotZ(t typ, mr, nr int) {
+	name := fmt.Sprintf("dotZ%s_%dx%d", t.name, mr, nr)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, c *%[1]s, ldc int, n int, acc int, pf *%[1]s)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets (acc == 0) or adds to (acc != 0) the %dx%d block of C at c", name, mr, nr),
+		"(row stride ldc) the dot products of the n first elements of the rows of A",
+		"at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing",
+		"past the n elements is read. The rows at pf (stride lda) are prefetched.")
+	vl := zlanes(t)
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(t.shift), lda)
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(t.shift), ldb)
+	n := Load(Param("n"), GP64())
+	pf := Load(Param("pf"), GP64())
+	lda3, ldb3, b4 := GP64(), GP64(), GP64()
+	LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+	LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b4)
+
+	rowOf := func(base, ld, ld3 Register, v int) Mem {
+		m := Mem{Base: base}
+		switch v {
+		case 1:
+			m.Index, m.Scale = ld, 1
+		case 2:
+			m.Index, m.Scale = ld, 2
+		case 3:
+			m.Index, m.Scale = ld3, 1
+		}
+		return m
+	}
+	bRow := func(j int) Mem {
+		if j < 4 {
+			return rowOf(b, ldb, ldb3, j)
+		}
+		return rowOf(b4, ldb, ldb3, j-4)
+	}
+
+	zi := 0
+	acc := make([][]vreg, mr)
+	for v := range acc {
+		acc[v] = make([]vreg, nr)
+		for j := range acc[v] {
+			acc[v][j] = zregs[zi]
+			zi++
+			zero(acc[v][j])
+		}
+	}
+	av := make([]vreg, mr)
+	for v := range av {
+		av[v] = zregs[zi]
+		zi++
+	}
+	bv := zregs[zi]
+	step := func(k Op) {
+		for v := 0; v < mr; v++ {
+			if k == nil {
+				t.movu(rowOf(a, lda, lda3, v), av[v])
+			} else {
+				movuZ(t, rowOf(a, lda, lda3, v), k, av[v])
+			}
+		}
+		for j := 0; j < nr; j++ {
+			if k == nil {
+				t.movu(bRow(j), bv)
+			} else {
+				movuZ(t, bRow(j), k, bv)
+			}
+			for v := 0; v < mr; v++ {
+				t.fma(bv, av[v], acc[v][j])
+			}
+		}
+	}
+	nv := GP64()
+	MOVQ(n, nv)
+	SHRQ(U8(map[int]uint64{16: 4, 8: 3}[vl]), nv)
+	Label("loop")
+	TESTQ(nv, nv)
+	JZ(LabelRef("tail"))
+	for v := 0; v < mr; v++ {
+		PREFETCHT0(rowOf(pf, lda, lda3, v))
+	}
+	step(nil)
+	ADDQ(U8(64), a)
+	ADDQ(U8(64), b)
+	ADDQ(U8(64), b4)
+	ADDQ(U8(64), pf)
+	DECQ(nv)
+	JMP(LabelRef("loop"))
+
+	Label("tail")
+	ANDQ(U8(vl-1), n)
+	JZ(LabelRef("reduce"))
+	k := K()
+	setMask(n, k)
+	step(k)
+
+	Label("reduce")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(t.shift), ldc)
+	ldc3 := GP64()
+	LEAQ(Mem{Base: ldc, Index: ldc, Scale: 2}, ldc3)
+	f := Load(Param("acc"), GP64())
+	p := &pool{free: append([]vreg(nil), zregs[mr*nr:]...)}
+	for g := 0; g < nr; g += 4 {
+		ng := min(4, nr-g)
+		var km Op
+		if ng < 4 {
+			km = K()
+			r := GP64()
+			MOVQ(U32((1<<ng)-1), r)
+			KMOVW(r.As32(), km)
+		}
+		for v := 0; v < mr; v++ {
+			sz := reduce4(t, p, acc[v][g:g+ng])
+			var s Register = sz.AsX()
+			if t.size == 8 {
+				s = sz.AsY()
+			}
+			dst := rowOf(c, ldc, ldc3, v).Offset(g * t.size)
+			st := fmt.Sprintf("store_%d_%d", g, v)
+			TESTQ(f, f)
+			JZ(LabelRef(st))
+			if km == nil {
+				t.add(dst, s, s)
+			} else {
+				oz := p.take()
+				var o Register = oz.AsX()
+				if t.size == 8 {
+					o = oz.AsY()
+				}
+				movuZ(t, dst, km, o)
+				t.add(o, s, s)
+				p.put(oz)
+			}
+			Label(st)
+			if km == nil {
+				t.movu(s, dst)
+			} else {
+				movuK(t, s, km, dst)
+			}
+			p.put(sz)
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// movuK is a masked store.
+func movuK(t typ, src Op, k Op, m Op) {
+	if t.size == 4 {
+		VMOVUPS(src, k, m)
+	} else {
+		VMOVUPD(src, k, m)
+	}
+}
+
+// movuZ is a masked (zeroing) load.
+func movuZ(t typ, m Op, k Op, dst Op) {
+	if t.size == 4 {
+		VMOVUPS_Z(m, k, dst)
+	} else {
+		VMOVUPD_Z(m, k, dst)
+	}
+}
+
+// bcZ generates bcZ{T}_{nr}.
+func bcZ(t typ, nr int) {
+	name := fmt.Sprintf("bcZ%s_%d", t.name, nr)
+	vl := zlanes(t)
+	mrEl := 2 * vl
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, ct *%[1]s, c *%[1]s, ldc int, kc int, mode int, rows int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s computes the %dx%d tile T = Σ_{l<kc} a[l·lda : l·lda+%d] ⊗ b[l·ldb : l·ldb+%d]", name, mrEl, nr, mrEl, nr),
+		"(rows of op(A) along the tile's rows, entries of B broadcast), of which",
+		"only the first rows entries of each row of A are read (1 ≤ rows ≤ "+fmt.Sprint(mrEl)+").",
+		fmt.Sprintf("mode&1: T += the scratch tile at ct ([%d][%d], column by column).", nr, mrEl),
+		"mode&2: the first rows rows of T are stored into C at c (row stride ldc);",
+		"otherwise T is stored into ct.")
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(t.shift), lda)
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(t.shift), ldb)
+	n := Load(Param("kc"), GP64())
+	rows := Load(Param("rows"), GP64())
+	k0, k1 := K(), K()
+	{
+		r := GP64()
+		MOVQ(U32(vl), r)
+		CMPQ(rows, r)
+		CMOVQLT(rows, r)
+		setMask(r, k0)
+		MOVQ(rows, r)
+		SUBQ(U8(vl), r)
+		tmp := GP64()
+		XORQ(tmp, tmp)
+		CMPQ(r, tmp)
+		CMOVQLT(tmp, r)
+		setMask(r, k1)
+	}
+	pfa, pfb := GP64(), GP64()
+	LEAQ(Mem{Base: lda, Index: lda, Scale: 8}, pfa) // 9 rows ahead
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 8}, pfb)
+
+	acc := make([][2]VecVirtual, nr)
+	for j := range acc {
+		for v := 0; v < 2; v++ {
+			acc[j][v] = ZMM()
+			zero(acc[j][v])
+		}
+	}
+	a0, a1, tmp := ZMM(), ZMM(), ZMM()
+	Label("loop")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	PREFETCHT0(Mem{Base: a, Index: pfa, Scale: 1})
+	PREFETCHT0(Mem{Base: a, Index: pfa, Scale: 1, Disp: 64})
+	PREFETCHT0(Mem{Base: b, Index: pfb, Scale: 1})
+	movuZ(t, Mem{Base: a}, k0, a0)
+	movuZ(t, Mem{Base: a, Disp: 64}, k1, a1)
+	for j := 0; j < nr; j++ {
+		if t.size == 4 {
+			VBROADCASTSS(Mem{Base: b, Disp: j * 4}, tmp)
+		} else {
+			VBROADCASTSD(Mem{Base: b, Disp: j * 8}, tmp)
+		}
+		t.fma(tmp, a0, acc[j][0])
+		t.fma(tmp, a1, acc[j][1])
+	}
+	ADDQ(lda, a)
+	ADDQ(ldb, b)
+	DECQ(n)
+	JMP(LabelRef("loop"))
+
+	Label("done")
+	ct := Load(Param("ct"), GP64())
+	mode := Load(Param("mode"), GP64())
+	TESTQ(U32(1), mode)
+	JZ(LabelRef("noadd"))
+	for j := 0; j < nr; j++ {
+		for v := 0; v < 2; v++ {
+			t.add(Mem{Base: ct, Disp: (2*j + v) * 64}, acc[j][v], acc[j][v])
+		}
+	}
+	Label("noadd")
+	for j := 0; j < nr; j++ {
+		for v := 0; v < 2; v++ {
+			t.movu(acc[j][v], Mem{Base: ct, Disp: (2*j + v) * 64})
+		}
+	}
+	TESTQ(U32(2), mode)
+	JNZ(LabelRef("final"))
+	VZEROUPPER()
+	RET()
+
+	// The final tile goes through ct: transposing it in registers while all
+	// accumulators are live would need more than 32 registers.
+	Label("final")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(t.shift), ldc)
+	km := K()
+	{
+		r := GP64()
+		MOVQ(U32((1<<nr)-1), r)
+		KMOVW(r.As32(), km)
+	}
+	for v := 0; v < 2; v++ {
+		cols := make([]VecVirtual, vl)
+		for j := range cols {
+			if j < nr {
+				cols[j] = ZMM()
+				t.movu(Mem{Base: ct, Disp: (2*j + v) * 64}, cols[j])
+			} else {
+				cols[j] = cols[0]
+			}
+		}
+		var rowsV []VecVirtual
+		if t.size == 4 {
+			rowsV = transpose16(cols)
+		} else {
+			rowsV = transpose8z(cols)
+		}
+		for i, rv := range rowsV {
+			row := v*vl + i
+			if row > 0 {
+				CMPQ(rows, U8(row))
+				JLE(LabelRef("end"))
+			}
+			movuK(t, rv, km, Mem{Base: c})
+			ADDQ(ldc, c)
+		}
+	}
+	Label("end")
+	VZEROUPPER()
+	RET()
+}
+
+// transpose16 transposes the 16x16 float32 matrix whose rows are r.
+func transpose16(r []VecVirtual) []VecVirtual {
+	t := make([]VecVirtual, 16)
+	for i := 0; i < 16; i += 2 {
+		t[i], t[i+1] = ZMM(), ZMM()
+		VUNPCKLPS(r[i+1], r[i], t[i])   // per 128 bits: r_i0 r_j0 r_i1 r_j1
+		VUNPCKHPS(r[i+1], r[i], t[i+1]) // r_i2 r_j2 r_i3 r_j3
+	}
+	// u[g+c], per 128-bit lane L: column 4L+c of rows g..g+3.
+	u := make([]VecVirtual, 16)
+	for g := 0; g < 16; g += 4 {
+		for q := 0; q < 2; q++ {
+			u[g+2*q], u[g+2*q+1] = ZMM(), ZMM()
+			VSHUFPS(U8(0x44), t[g+2+q], t[g+q], u[g+2*q])
+			VSHUFPS(U8(0xEE), t[g+2+q], t[g+q], u[g+2*q+1])
+		}
+	}
+	out := make([]VecVirtual, 16)
+	for c := 0; c < 4; c++ {
+		// lo: [u0.L0 u0.L1 u4.L0 u4.L1], hi: [u0.L2 u0.L3 u4.L2 u4.L3]; same for 8, 12.
+		lo1, hi1, lo2, hi2 := ZMM(), ZMM(), ZMM(), ZMM()
+		VSHUFF32X4(U8(0x44), u[4+c], u[c], lo1)
+		VSHUFF32X4(U8(0xEE), u[4+c], u[c], hi1)
+		VSHUFF32X4(U8(0x44), u[12+c], u[8+c], lo2)
+		VSHUFF32X4(U8(0xEE), u[12+c], u[8+c], hi2)
+		for _, o := range []int{c, 4 + c, 8 + c, 12 + c} {
+			out[o] = ZMM()
+		}
+		VSHUFF32X4(U8(0x88), lo2, lo1, out[c])
+		VSHUFF32X4(U8(0xDD), lo2, lo1, out[4+c])
+		VSHUFF32X4(U8(0x88), hi2, hi1, out[8+c])
+		VSHUFF32X4(U8(0xDD), hi2, hi1, out[12+c])
+	}
+	return out
+}
+
+// transpose8z transposes the 8x8 float64 matrix whose rows are r.
+func transpose8z(r []VecVirtual) []VecVirtual {
+	t := make([]VecVirtual, 8)
+	for i := 0; i < 8; i += 2 {
+		t[i], t[i+1] = ZMM(), ZMM()
+		VUNPCKLPD(r[i+1], r[i], t[i])   // per 128-bit lane L: column 2L of rows i, i+1
+		VUNPCKHPD(r[i+1], r[i], t[i+1]) // column 2L+1
+	}
+	out := make([]VecVirtual, 8)
+	for c := 0; c < 2; c++ {
+		// lo(g): [col c, col 4+c of rows g,g+1; col c, col 4+c of rows g+2,g+3]
+		lo0, hi0, lo4, hi4 := ZMM(), ZMM(), ZMM(), ZMM()
+		VSHUFF64X2(U8(0x88), t[2+c], t[c], lo0)
+		VSHUFF64X2(U8(0xDD), t[2+c], t[c], hi0)
+		VSHUFF64X2(U8(0x88), t[6+c], t[4+c], lo4)
+		VSHUFF64X2(U8(0xDD), t[6+c], t[4+c], hi4)
+		for _, o := range []int{c, 2 + c, 4 + c, 6 + c} {
+			out[o] = ZMM()
+		}
+		VSHUFF64X2(U8(0x88), lo4, lo0, out[c])
+		VSHUFF64X2(U8(0xDD), lo4, lo0, out[4+c])
+		VSHUFF64X2(U8(0x88), hi4, hi0, out[2+c])
+		VSHUFF64X2(U8(0xDD), hi4, hi0, out[6+c])
+	}
+	return out
+}
+
+// gatherZ generates gatherZ{T}, dst[j·ldd + l] = src[l·lds + j] for l < n,
+// j < k.
+func gatherZ(t typ) {
+	name := "gatherZ" + t.name
+	vl := zlanes(t)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *%[1]s, ldd int, src *%[1]s, lds int, n int, k int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s transposes the n x k matrix at src (row stride lds) into the", name),
+		"k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.")
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(t.shift), ldd)
+	src := Load(Param("src"), GP64())
+	lds := GP64()
+	Load(Param("lds"), lds)
+	n := Load(Param("n"), GP64())
+	kk := Load(Param("k"), GP64())
+	idx := ZMM()
+	{
+		VMOVDQU32(iota16, idx)
+		s := ZMM()
+		VPBROADCASTD(lds.As32(), s)
+		VPMULLD(s, idx, idx)
+	}
+	SHLQ(U8(t.shift), lds)
+	blk := GP64() // bytes of src per block of vl rows
+	MOVQ(lds, blk)
+	SHLQ(U8(map[int]uint64{16: 4, 8: 3}[vl]), blk)
+	km, all := K(), K()
+	KXNORW(all, all, all)
+	v := ZMM()
+	var ix Register = idx
+	if t.size == 8 {
+		ix = idx.AsY()
+	}
+	gather := func(base Register) {
+		if t.size == 4 {
+			VGATHERDPS(Mem{Base: base, Index: ix, Scale: 4}, km, v)
+		} else {
+			VGATHERDPD(Mem{Base: base, Index: ix, Scale: 8}, km, v)
+		}
+	}
+	s, d, j := GP64(), GP64(), GP64()
+	Label("block")
+	CMPQ(n, U8(vl))
+	JL(LabelRef("tail"))
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(kk, j)
+	Label("col")
+	TESTQ(j, j)
+	JZ(LabelRef("next"))
+	KMOVW(all, km)
+	gather(s)
+	t.movu(v, Mem{Base: d})
+	ADDQ(U8(t.size), s)
+	ADDQ(ldd, d)
+	DECQ(j)
+	JMP(LabelRef("col"))
+	Label("next")
+	ADDQ(blk, src)
+	ADDQ(U8(64), dst)
+	SUBQ(U8(vl), n)
+	JMP(LabelRef("block"))
+
+	Label("tail")
+	TESTQ(n, n)
+	JZ(LabelRef("done"))
+	kt := K()
+	setMask(n, kt)
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(kk, j)
+	Label("tcol")
+	TESTQ(j, j)
+	JZ(LabelRef("done"))
+	KMOVW(kt, km)
+	VPXORD(v, v, v)
+	gather(s)
+	movuK(t, v, kt, Mem{Base: d})
+	ADDQ(U8(t.size), s)
+	ADDQ(ldd, d)
+	DECQ(j)
+	JMP(LabelRef("tcol"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// packZ generates packZ{T}, the packing of a block of tiles for the bc
+// kernels: for l < kc, columns [0, n) of row l of the matrix at src (row
+// stride lds) go to tiles of MR = 2 vectors, dst[(t·kc + l)·MR + v] = src[l·lds
+// + t·MR + v], the last tile padded with zeros.
+func packZ(t typ) {
+	name := "packZ" + t.name
+	vl := zlanes(t)
+	mrEl := 2 * vl
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *%[1]s, src *%[1]s, lds int, kc int, n int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s packs columns [0, n) of kc rows of the matrix at src (row stride", name),
+		fmt.Sprintf("lds) into tiles of %d columns, dst[(t·kc + l)·%d + v] = src[l·lds + t·%d + v],", mrEl, mrEl, mrEl),
+		"the last tile padded with zeros. Nothing past column n is read.")
+	dst := Load(Param("dst"), GP64())
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(t.shift), lds)
+	kc := Load(Param("kc"), GP64())
+	n := Load(Param("n"), GP64())
+	tileBytes := GP64()
+	MOVQ(kc, tileBytes)
+	SHLQ(U8(7), tileBytes) // kc * 128 bytes per tile
+	full := GP64()
+	MOVQ(n, full)
+	SHRQ(U8(map[int]uint64{16: 5, 8: 4}[vl]), full)
+	rem := GP64()
+	MOVQ(n, rem)
+	ANDQ(U8(mrEl-1), rem)
+	k0, k1 := K(), K()
+	{
+		r := GP64()
+		MOVQ(U32(vl), r)
+		CMPQ(rem, r)
+		CMOVQLT(rem, r)
+		setMask(r, k0)
+		MOVQ(rem, r)
+		SUBQ(U8(vl), r)
+		z := GP64()
+		XORQ(z, z)
+		CMPQ(r, z)
+		CMOVQLT(z, r)
+		setMask(r, k1)
+	}
+	ahead := GP64()
+	MOVQ(lds, ahead)
+	SHLQ(U8(3), ahead)
+	y0, y1 := ZMM(), ZMM()
+	s, d, i := GP64(), GP64(), GP64()
+	Label("row")
+	TESTQ(kc, kc)
+	JZ(LabelRef("done"))
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(full, i)
+	Label("tile")
+	TESTQ(i, i)
+	JZ(LabelRef("part"))
+	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1})
+	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1, Disp: 64})
+	t.movu(Mem{Base: s}, y0)
+	t.movu(Mem{Base: s, Disp: 64}, y1)
+	t.movu(y0, Mem{Base: d})
+	t.movu(y1, Mem{Base: d, Disp: 64})
+	ADDQ(U8(128), s)
+	ADDQ(tileBytes, d)
+	DECQ(i)
+	JMP(LabelRef("tile"))
+	Label("part")
+	TESTQ(rem, rem)
+	JZ(LabelRef("next"))
+	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1})
+	movuZ(t, Mem{Base: s}, k0, y0)
+	movuZ(t, Mem{Base: s, Disp: 64}, k1, y1)
+	t.movu(y0, Mem{Base: d})
+	t.movu(y1, Mem{Base: d, Disp: 64})
+	Label("next")
+	ADDQ(lds, src)
+	ADDQ(U8(128), dst)
+	DECQ(kc)
+	JMP(LabelRef("row"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// transZ generates transZ{T}, the transposition of nb blocks of VL rows of a
+// matrix with k columns into k rows, by VL x VL blocks in registers.
+func transZ(t typ) {
+	name := "transZ" + t.name
+	vl := zlanes(t)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *%[1]s, ldd int, src *%[1]s, lds int, nb int, k int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s transposes the (%d·nb) x k matrix at src (row stride lds) into the", name, vl),
+		fmt.Sprintf("k x (%d·nb) matrix at dst (row stride ldd). Nothing past column k is read.", vl))
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(t.shift), ldd)
+	src := Load(Param("src"), GP64())
+	lds := Load(Param("lds"), GP64())
+	SHLQ(U8(t.shift), lds)
+	nb := Load(Param("nb"), GP64())
+	kk := Load(Param("k"), GP64())
+	s, d, j, p, m := GP64(), GP64(), GP64(), GP64(), GP64()
+	km := K()
+	Label("block")
+	TESTQ(nb, nb)
+	JZ(LabelRef("done"))
+	MOVQ(src, s)
+	MOVQ(dst, d)
+	MOVQ(kk, j)
+	Label("cols")
+	TESTQ(j, j)
+	JLE(LabelRef("next"))
+	MOVQ(U32(vl), m)
+	CMPQ(j, m)
+	CMOVQLT(j, m)
+	setMask(m, km)
+	MOVQ(s, p)
+	r := make([]VecVirtual, vl)
+	for v := range r {
+		r[v] = ZMM()
+		movuZ(t, Mem{Base: p}, km, r[v])
+		if v < vl-1 {
+			ADDQ(lds, p)
+		}
+	}
+	var out []VecVirtual
+	if t.size == 4 {
+		out = transpose16(r)
+	} else {
+		out = transpose8z(r)
+	}
+	MOVQ(d, p)
+	for i, o := range out {
+		if i > 0 {
+			CMPQ(m, U8(i))
+			JLE(LabelRef("stored"))
+		}
+		t.movu(o, Mem{Base: p})
+		ADDQ(ldd, p)
+	}
+	Label("stored")
+	ADDQ(U8(64), s)
+	MOVQ(ldd, p)
+	SHLQ(U8(map[int]uint64{16: 4, 8: 3}[vl]), p)
+	ADDQ(p, d)
+	SUBQ(U8(vl), j)
+	JMP(LabelRef("cols"))
+	Label("next")
+	MOVQ(lds, p)
+	SHLQ(U8(map[int]uint64{16: 4, 8: 3}[vl]), p)
+	ADDQ(p, src)
+	ADDQ(U8(64), dst)
+	DECQ(nb)
+	JMP(LabelRef("block"))
+	Label("done")
+	VZEROUPPER()
+	RET()
+}
