@@ -42,9 +42,8 @@ var (
 type kernZ[T Float] struct {
 	vl     int
 	dot    [4][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, pf *T)
-	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int)
+	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int, pf *T, pfs int, pk *T)
 	gather func(dst *T, ldd int, src *T, lds int, n int, k int)
-	pack   func(dst *T, src *T, lds int, kc int, n int)
 	trans  func(dst *T, ldd int, src *T, lds int, nb int, k int)
 }
 
@@ -56,11 +55,10 @@ var kernZ32 = &kernZ[float32]{
 		{dotZF32_3x1, dotZF32_3x2, dotZF32_3x3, dotZF32_3x4, dotZF32_3x5, dotZF32_3x6, dotZF32_3x7, dotZF32_3x8},
 		{dotZF32_4x1, dotZF32_4x2, dotZF32_4x3, dotZF32_4x4, dotZF32_4x5, dotZF32_4x6},
 	},
-	bc: []func(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int){
+	bc: []func(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32){
 		bcZF32_1, bcZF32_2, bcZF32_3, bcZF32_4, bcZF32_5, bcZF32_6, bcZF32_7, bcZF32_8, bcZF32_9, bcZF32_10, bcZF32_11, bcZF32_12,
 	},
 	gather: gatherZF32,
-	pack:   packZF32,
 	trans:  transZF32,
 }
 
@@ -72,11 +70,10 @@ var kernZ64 = &kernZ[float64]{
 		{dotZF64_3x1, dotZF64_3x2, dotZF64_3x3, dotZF64_3x4, dotZF64_3x5, dotZF64_3x6, dotZF64_3x7, dotZF64_3x8},
 		{dotZF64_4x1, dotZF64_4x2, dotZF64_4x3, dotZF64_4x4, dotZF64_4x5, dotZF64_4x6},
 	},
-	bc: []func(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int){
+	bc: []func(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64){
 		bcZF64_1, bcZF64_2, bcZF64_3, bcZF64_4, bcZF64_5, bcZF64_6, bcZF64_7, bcZF64_8,
 	},
 	gather: gatherZF64,
-	pack:   packZF64,
 	trans:  transZF64,
 }
 
@@ -163,8 +160,13 @@ func mulDotZ[T Float](m mat[T], kn *kernZ[T], path int) {
 	kcMax := max(4*kn.vl, zDotL1/(nrMax*size)/kn.vl*kn.vl)
 	pl := newPlan(m.r, m.k, m.p, kcMax, kn.vl, zDotMR)
 	w := dotZWorker[T]{m: m, kn: kn, kc: pl.kc, np: np, path: path}
-	// Gathered rows, p long, padded to whole cache lines.
+	// Gathered rows, p long, padded to whole cache lines, and so that rows
+	// read together do not map to the same sets of L1 (strides near a
+	// multiple of 4 KiB).
 	w.ld = roundUp(m.p, kn.vl)
+	if r := w.ld * size % 4096; r < 512 || r > 4096-512 {
+		w.ld += (1024 - r + 4096) % 4096 / size
+	}
 	n := m.k
 	if path == pathDotT {
 		n += m.r
@@ -303,15 +305,27 @@ func (w *bcZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	m, kn := &w.m, w.kn
 	k, lda, ldb := m.k, m.lda, m.ldb
 	mr := 2 * kn.vl
+	lineEl := 64 / 4
+	if kn.vl == 8 {
+		lineEl = 64 / 8
+	}
 	tiles := min(zBCTiles, ceilDiv(i1-i0, mr))
 	ctBuf := getBuf[T](tiles * mr * k)
 	ct := *ctBuf
-	pkBuf := getBuf[T](tiles * mr * w.kc)
-	pk := *pkBuf
+	// With several panels, each tile is read once per panel: pack it
+	// (contiguous, from L1). A single panel reads A once, in place.
+	pack := w.np > 1
+	var pk []T
+	var pkBuf *[]T
+	if pack {
+		pkBuf = getBuf[T](tiles * mr * w.kc)
+		pk = *pkBuf
+	}
 	for ib := i0; ib < i1; ib += tiles * mr {
 		ie := min(ib+tiles*mr, i1)
 		for ch := ch0; ch < ch1; ch++ {
 			l0, l1 := ch*w.kc, min((ch+1)*w.kc, m.p)
+			lc := l1 - l0
 			mode := 0
 			if ch > ch0 {
 				mode = 1
@@ -319,27 +333,46 @@ func (w *bcZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 			if ch == ch1-1 {
 				mode |= 2
 			}
-			lc := l1 - l0
-			// With several panels, each tile is read once per panel: pack it
-			// (contiguous, from L1). A single panel reads A once, in place.
-			pack := w.np > 1
-			if pack {
-				kn.pack(&pk[0], &m.a[l0*lda+ib], lda, lc, ie-ib)
+			// The kernels prefetch the block of A packed next, one column
+			// of cache lines per call: rows [nl0, nl0+lc) of A, entries
+			// [nib, nie).
+			nl0, nib, nie := l1, ib, ie
+			if ch == ch1-1 {
+				nl0, nib, nie = ch0*w.kc, ie, min(ie+tiles*mr, i1)
 			}
+			lineCols := ceilDiv(nie-nib, lineEl)
+			pfBase := m.a[min(nl0*lda+nib, len(m.a)-1):]
+			if !pack || nib >= nie || nl0 >= m.p {
+				lineCols, pfBase = 1, m.a[l0*lda+ib:]
+			}
+			u := 0
 			for i := ib; i < ie; i += mr {
 				rows := min(mr, ie-i)
-				ap, ldap := &m.a[l0*lda+i], lda
-				if pack {
-					ap, ldap = &pk[(i-ib)*lc], mr
-				}
 				ctt := ct[(i-ib)*k:]
 				for q := 0; q < w.np; q++ {
 					j0, nr := panelRange(q, w.np, k)
-					kn.bc[nr-1](ap, ldap, &m.b[l0*ldb+j0], ldb, &ctt[j0*mr], &c[(i-i0)*ldc+j0], ldc, l1-l0, mode, rows)
+					pf := &pfBase[min(u%lineCols*lineEl, len(pfBase)-1)]
+					if !pack && i+mr < ie {
+						pf = &m.a[l0*lda+i+mr] // the next tile
+					}
+					u++
+					// The first panel reads the tile in place and packs it
+					// for the others.
+					ap, ldap, pkp := &m.a[l0*lda+i], lda, (*T)(nil)
+					if pack {
+						if q == 0 {
+							pkp = &pk[(i-ib)*lc]
+						} else {
+							ap, ldap = &pk[(i-ib)*lc], mr
+						}
+					}
+					kn.bc[nr-1](ap, ldap, &m.b[l0*ldb+j0], ldb, &ctt[j0*mr], &c[(i-i0)*ldc+j0], ldc, lc, mode, rows, pf, lda, pkp)
 				}
 			}
 		}
 	}
 	putBuf(ctBuf)
-	putBuf(pkBuf)
+	if pack {
+		putBuf(pkBuf)
+	}
 }

@@ -90,7 +90,7 @@ func BenchmarkKernBCZ32(b *testing.B) {
 	bp := make([]float32, 50*128)
 	ct := make([]float32, 32*10)
 	for range b.N {
-		bcZF32_10(&a[0], 32, &bp[0], 50, &ct[0], nil, 0, 128, 1, 32)
+		bcZF32_10(&a[0], 32, &bp[0], 50, &ct[0], nil, 0, 128, 1, 32, &a[0], 0, nil)
 	}
 	b.ReportMetric(2*32*10*128*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
@@ -114,7 +114,7 @@ func BenchmarkKernBCZ64(b *testing.B) {
 	bp := make([]float64, 50*128)
 	ct := make([]float64, 16*8)
 	for range b.N {
-		bcZF64_8(&a[0], 16, &bp[0], 50, &ct[0], nil, 0, 128, 1, 16)
+		bcZF64_8(&a[0], 16, &bp[0], 50, &ct[0], nil, 0, 128, 1, 16, &a[0], 0, nil)
 	}
 	b.ReportMetric(2*16*8*128*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -577,120 +577,144 @@ func dotZF32_4x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, 
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([1][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_1(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_1(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_2 computes the 32x2 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+2]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([2][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_2(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_2(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_3 computes the 32x3 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+3]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([3][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_3(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_3(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_4 computes the 32x4 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+4]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([4][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_4(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_4(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_5 computes the 32x5 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+5]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([5][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_5(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_5(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_6 computes the 32x6 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+6]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([6][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_6(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_6(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_7 computes the 32x7 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+7]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([7][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_7(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_7(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_8 computes the 32x8 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+8]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([8][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_8(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_8(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_9 computes the 32x9 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+9]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([9][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_9(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_9(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_10 computes the 32x10 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+10]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([10][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_10(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_10(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_11 computes the 32x11 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+11]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([11][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // bcZF32_12 computes the 32x12 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+12]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
 // mode&1: T += the scratch tile at ct ([12][32], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
 //
 //go:noescape
-func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
 // gatherZF32 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
@@ -703,13 +727,6 @@ func gatherZF32(dst *float32, ldd int, src *float32, lds int, n int, k int)
 //
 //go:noescape
 func transZF32(dst *float32, ldd int, src *float32, lds int, nb int, k int)
-
-// packZF32 packs columns [0, n) of kc rows of the matrix at src (row stride
-// lds) into tiles of 32 columns, dst[(t·kc + l)·32 + v] = src[l·lds + t·32 + v],
-// the last tile padded with zeros. Nothing past column n is read.
-//
-//go:noescape
-func packZF32(dst *float32, src *float32, lds int, kc int, n int)
 
 // dotZF64_1x1 sets (acc == 0) or adds to (acc != 0) the 1x1 block of C at c
 // (row stride ldc) the dot products of the n first elements of the rows of A
@@ -956,80 +973,96 @@ func dotZF64_4x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, 
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([1][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_1(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_1(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_2 computes the 16x2 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+2]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([2][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_2(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_2(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_3 computes the 16x3 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+3]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([3][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_3(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_3(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_4 computes the 16x4 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+4]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([4][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_4(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_4(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_5 computes the 16x5 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+5]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([5][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_5(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_5(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_6 computes the 16x6 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+6]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([6][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_6(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_6(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_7 computes the 16x7 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+7]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([7][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // bcZF64_8 computes the 16x8 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+8]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
 // mode&1: T += the scratch tile at ct ([8][16], column by column).
 // mode&2: the first rows rows of T are stored into C at c (row stride ldc);
-// otherwise T is stored into ct.
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
 //
 //go:noescape
-func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 
 // gatherZF64 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
@@ -1042,10 +1075,3 @@ func gatherZF64(dst *float64, ldd int, src *float64, lds int, n int, k int)
 //
 //go:noescape
 func transZF64(dst *float64, ldd int, src *float64, lds int, nb int, k int)
-
-// packZF64 packs columns [0, n) of kc rows of the matrix at src (row stride
-// lds) into tiles of 16 columns, dst[(t·kc + l)·16 + v] = src[l·lds + t·16 + v],
-// the last tile padded with zeros. Nothing past column n is read.
-//
-//go:noescape
-func packZF64(dst *float64, src *float64, lds int, kc int, n int)

@@ -9292,9 +9292,9 @@ store_4_3:
 	VZEROUPPER
 	RET
 
-// func bcZF32_1(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_1(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_1(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_1(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -9321,8 +9321,14 @@ TEXT ·bcZF32_1(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -9330,6 +9336,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z2
 	VMOVUPS.Z    64(AX), K2, Z3
 	VBROADCASTSS (DX), Z4
@@ -9339,6 +9347,27 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z2
+	VMOVUPS.Z    64(AX), K2, Z3
+	VMOVUPS      Z2, (R12)
+	VMOVUPS      Z3, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z4, Z3, Z1
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -9623,9 +9652,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_2(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_2(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_2(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_2(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -9652,10 +9681,16 @@ TEXT ·bcZF32_2(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
 	VPXORD  Z3, Z3, Z3
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -9663,6 +9698,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z4
 	VMOVUPS.Z    64(AX), K2, Z5
 	VBROADCASTSS (DX), Z6
@@ -9675,6 +9712,30 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z4
+	VMOVUPS.Z    64(AX), K2, Z5
+	VMOVUPS      Z4, (R12)
+	VMOVUPS      Z5, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z6
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z6, Z5, Z1
+	VBROADCASTSS 4(DX), Z6
+	VFMADD231PS  Z6, Z4, Z2
+	VFMADD231PS  Z6, Z5, Z3
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -9965,9 +10026,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_3(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_3(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_3(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_3(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -9994,12 +10055,18 @@ TEXT ·bcZF32_3(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
 	VPXORD  Z3, Z3, Z3
 	VPXORD  Z4, Z4, Z4
 	VPXORD  Z5, Z5, Z5
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -10007,6 +10074,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z6
 	VMOVUPS.Z    64(AX), K2, Z7
 	VBROADCASTSS (DX), Z8
@@ -10022,6 +10091,33 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z6
+	VMOVUPS.Z    64(AX), K2, Z7
+	VMOVUPS      Z6, (R12)
+	VMOVUPS      Z7, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z8
+	VFMADD231PS  Z8, Z6, Z0
+	VFMADD231PS  Z8, Z7, Z1
+	VBROADCASTSS 4(DX), Z8
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	VBROADCASTSS 8(DX), Z8
+	VFMADD231PS  Z8, Z6, Z4
+	VFMADD231PS  Z8, Z7, Z5
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -10318,9 +10414,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_4(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_4(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_4(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_4(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -10347,6 +10443,9 @@ TEXT ·bcZF32_4(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -10355,6 +10454,9 @@ TEXT ·bcZF32_4(SB), NOSPLIT, $0-80
 	VPXORD  Z5, Z5, Z5
 	VPXORD  Z6, Z6, Z6
 	VPXORD  Z7, Z7, Z7
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -10362,6 +10464,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z8
 	VMOVUPS.Z    64(AX), K2, Z9
 	VBROADCASTSS (DX), Z10
@@ -10380,6 +10484,36 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z8
+	VMOVUPS.Z    64(AX), K2, Z9
+	VMOVUPS      Z8, (R12)
+	VMOVUPS      Z9, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z10
+	VFMADD231PS  Z10, Z8, Z0
+	VFMADD231PS  Z10, Z9, Z1
+	VBROADCASTSS 4(DX), Z10
+	VFMADD231PS  Z10, Z8, Z2
+	VFMADD231PS  Z10, Z9, Z3
+	VBROADCASTSS 8(DX), Z10
+	VFMADD231PS  Z10, Z8, Z4
+	VFMADD231PS  Z10, Z9, Z5
+	VBROADCASTSS 12(DX), Z10
+	VFMADD231PS  Z10, Z8, Z6
+	VFMADD231PS  Z10, Z9, Z7
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -10682,9 +10816,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_5(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_5(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_5(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_5(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -10711,6 +10845,9 @@ TEXT ·bcZF32_5(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -10721,6 +10858,9 @@ TEXT ·bcZF32_5(SB), NOSPLIT, $0-80
 	VPXORD  Z7, Z7, Z7
 	VPXORD  Z8, Z8, Z8
 	VPXORD  Z9, Z9, Z9
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -10728,6 +10868,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z10
 	VMOVUPS.Z    64(AX), K2, Z11
 	VBROADCASTSS (DX), Z12
@@ -10749,6 +10891,39 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z10
+	VMOVUPS.Z    64(AX), K2, Z11
+	VMOVUPS      Z10, (R12)
+	VMOVUPS      Z11, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z12
+	VFMADD231PS  Z12, Z10, Z0
+	VFMADD231PS  Z12, Z11, Z1
+	VBROADCASTSS 4(DX), Z12
+	VFMADD231PS  Z12, Z10, Z2
+	VFMADD231PS  Z12, Z11, Z3
+	VBROADCASTSS 8(DX), Z12
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z12, Z11, Z5
+	VBROADCASTSS 12(DX), Z12
+	VFMADD231PS  Z12, Z10, Z6
+	VFMADD231PS  Z12, Z11, Z7
+	VBROADCASTSS 16(DX), Z12
+	VFMADD231PS  Z12, Z10, Z8
+	VFMADD231PS  Z12, Z11, Z9
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -11057,9 +11232,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_6(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_6(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_6(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_6(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -11086,6 +11261,9 @@ TEXT ·bcZF32_6(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -11098,6 +11276,9 @@ TEXT ·bcZF32_6(SB), NOSPLIT, $0-80
 	VPXORD  Z9, Z9, Z9
 	VPXORD  Z10, Z10, Z10
 	VPXORD  Z11, Z11, Z11
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -11105,6 +11286,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z12
 	VMOVUPS.Z    64(AX), K2, Z13
 	VBROADCASTSS (DX), Z14
@@ -11129,6 +11312,42 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z12
+	VMOVUPS.Z    64(AX), K2, Z13
+	VMOVUPS      Z12, (R12)
+	VMOVUPS      Z13, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z14
+	VFMADD231PS  Z14, Z12, Z0
+	VFMADD231PS  Z14, Z13, Z1
+	VBROADCASTSS 4(DX), Z14
+	VFMADD231PS  Z14, Z12, Z2
+	VFMADD231PS  Z14, Z13, Z3
+	VBROADCASTSS 8(DX), Z14
+	VFMADD231PS  Z14, Z12, Z4
+	VFMADD231PS  Z14, Z13, Z5
+	VBROADCASTSS 12(DX), Z14
+	VFMADD231PS  Z14, Z12, Z6
+	VFMADD231PS  Z14, Z13, Z7
+	VBROADCASTSS 16(DX), Z14
+	VFMADD231PS  Z14, Z12, Z8
+	VFMADD231PS  Z14, Z13, Z9
+	VBROADCASTSS 20(DX), Z14
+	VFMADD231PS  Z14, Z12, Z10
+	VFMADD231PS  Z14, Z13, Z11
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -11443,9 +11662,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_7(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_7(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_7(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_7(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -11472,6 +11691,9 @@ TEXT ·bcZF32_7(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -11486,6 +11708,9 @@ TEXT ·bcZF32_7(SB), NOSPLIT, $0-80
 	VPXORD  Z11, Z11, Z11
 	VPXORD  Z12, Z12, Z12
 	VPXORD  Z13, Z13, Z13
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -11493,6 +11718,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z14
 	VMOVUPS.Z    64(AX), K2, Z15
 	VBROADCASTSS (DX), Z16
@@ -11520,6 +11747,45 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z14
+	VMOVUPS.Z    64(AX), K2, Z15
+	VMOVUPS      Z14, (R12)
+	VMOVUPS      Z15, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z16
+	VFMADD231PS  Z16, Z14, Z0
+	VFMADD231PS  Z16, Z15, Z1
+	VBROADCASTSS 4(DX), Z16
+	VFMADD231PS  Z16, Z14, Z2
+	VFMADD231PS  Z16, Z15, Z3
+	VBROADCASTSS 8(DX), Z16
+	VFMADD231PS  Z16, Z14, Z4
+	VFMADD231PS  Z16, Z15, Z5
+	VBROADCASTSS 12(DX), Z16
+	VFMADD231PS  Z16, Z14, Z6
+	VFMADD231PS  Z16, Z15, Z7
+	VBROADCASTSS 16(DX), Z16
+	VFMADD231PS  Z16, Z14, Z8
+	VFMADD231PS  Z16, Z15, Z9
+	VBROADCASTSS 20(DX), Z16
+	VFMADD231PS  Z16, Z14, Z10
+	VFMADD231PS  Z16, Z15, Z11
+	VBROADCASTSS 24(DX), Z16
+	VFMADD231PS  Z16, Z14, Z12
+	VFMADD231PS  Z16, Z15, Z13
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -11840,9 +12106,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_8(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_8(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_8(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_8(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -11869,6 +12135,9 @@ TEXT ·bcZF32_8(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -11885,6 +12154,9 @@ TEXT ·bcZF32_8(SB), NOSPLIT, $0-80
 	VPXORD  Z13, Z13, Z13
 	VPXORD  Z14, Z14, Z14
 	VPXORD  Z15, Z15, Z15
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -11892,6 +12164,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z16
 	VMOVUPS.Z    64(AX), K2, Z17
 	VBROADCASTSS (DX), Z18
@@ -11922,6 +12196,48 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z16
+	VMOVUPS.Z    64(AX), K2, Z17
+	VMOVUPS      Z16, (R12)
+	VMOVUPS      Z17, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS 4(DX), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS 8(DX), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS 12(DX), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS 16(DX), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS 20(DX), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS 24(DX), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS 28(DX), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -12248,9 +12564,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_9(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_9(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_9(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_9(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -12277,6 +12593,9 @@ TEXT ·bcZF32_9(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -12295,6 +12614,9 @@ TEXT ·bcZF32_9(SB), NOSPLIT, $0-80
 	VPXORD  Z15, Z15, Z15
 	VPXORD  Z16, Z16, Z16
 	VPXORD  Z17, Z17, Z17
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -12302,6 +12624,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z18
 	VMOVUPS.Z    64(AX), K2, Z19
 	VBROADCASTSS (DX), Z20
@@ -12335,6 +12659,51 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z18
+	VMOVUPS.Z    64(AX), K2, Z19
+	VMOVUPS      Z18, (R12)
+	VMOVUPS      Z19, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z20
+	VFMADD231PS  Z20, Z18, Z0
+	VFMADD231PS  Z20, Z19, Z1
+	VBROADCASTSS 4(DX), Z20
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VBROADCASTSS 8(DX), Z20
+	VFMADD231PS  Z20, Z18, Z4
+	VFMADD231PS  Z20, Z19, Z5
+	VBROADCASTSS 12(DX), Z20
+	VFMADD231PS  Z20, Z18, Z6
+	VFMADD231PS  Z20, Z19, Z7
+	VBROADCASTSS 16(DX), Z20
+	VFMADD231PS  Z20, Z18, Z8
+	VFMADD231PS  Z20, Z19, Z9
+	VBROADCASTSS 20(DX), Z20
+	VFMADD231PS  Z20, Z18, Z10
+	VFMADD231PS  Z20, Z19, Z11
+	VBROADCASTSS 24(DX), Z20
+	VFMADD231PS  Z20, Z18, Z12
+	VFMADD231PS  Z20, Z19, Z13
+	VBROADCASTSS 28(DX), Z20
+	VFMADD231PS  Z20, Z18, Z14
+	VFMADD231PS  Z20, Z19, Z15
+	VBROADCASTSS 32(DX), Z20
+	VFMADD231PS  Z20, Z18, Z16
+	VFMADD231PS  Z20, Z19, Z17
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -12667,9 +13036,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_10(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_10(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_10(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_10(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -12696,6 +13065,9 @@ TEXT ·bcZF32_10(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -12716,6 +13088,9 @@ TEXT ·bcZF32_10(SB), NOSPLIT, $0-80
 	VPXORD  Z17, Z17, Z17
 	VPXORD  Z18, Z18, Z18
 	VPXORD  Z19, Z19, Z19
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -12723,6 +13098,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z20
 	VMOVUPS.Z    64(AX), K2, Z21
 	VBROADCASTSS (DX), Z22
@@ -12759,6 +13136,54 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z20
+	VMOVUPS.Z    64(AX), K2, Z21
+	VMOVUPS      Z20, (R12)
+	VMOVUPS      Z21, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z22
+	VFMADD231PS  Z22, Z20, Z0
+	VFMADD231PS  Z22, Z21, Z1
+	VBROADCASTSS 4(DX), Z22
+	VFMADD231PS  Z22, Z20, Z2
+	VFMADD231PS  Z22, Z21, Z3
+	VBROADCASTSS 8(DX), Z22
+	VFMADD231PS  Z22, Z20, Z4
+	VFMADD231PS  Z22, Z21, Z5
+	VBROADCASTSS 12(DX), Z22
+	VFMADD231PS  Z22, Z20, Z6
+	VFMADD231PS  Z22, Z21, Z7
+	VBROADCASTSS 16(DX), Z22
+	VFMADD231PS  Z22, Z20, Z8
+	VFMADD231PS  Z22, Z21, Z9
+	VBROADCASTSS 20(DX), Z22
+	VFMADD231PS  Z22, Z20, Z10
+	VFMADD231PS  Z22, Z21, Z11
+	VBROADCASTSS 24(DX), Z22
+	VFMADD231PS  Z22, Z20, Z12
+	VFMADD231PS  Z22, Z21, Z13
+	VBROADCASTSS 28(DX), Z22
+	VFMADD231PS  Z22, Z20, Z14
+	VFMADD231PS  Z22, Z21, Z15
+	VBROADCASTSS 32(DX), Z22
+	VFMADD231PS  Z22, Z20, Z16
+	VFMADD231PS  Z22, Z21, Z17
+	VBROADCASTSS 36(DX), Z22
+	VFMADD231PS  Z22, Z20, Z18
+	VFMADD231PS  Z22, Z21, Z19
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -13097,9 +13522,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_11(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_11(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -13126,6 +13551,9 @@ TEXT ·bcZF32_11(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -13148,6 +13576,9 @@ TEXT ·bcZF32_11(SB), NOSPLIT, $0-80
 	VPXORD  Z19, Z19, Z19
 	VPXORD  Z20, Z20, Z20
 	VPXORD  Z21, Z21, Z21
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -13155,6 +13586,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z22
 	VMOVUPS.Z    64(AX), K2, Z23
 	VBROADCASTSS (DX), Z24
@@ -13194,6 +13627,57 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z22
+	VMOVUPS.Z    64(AX), K2, Z23
+	VMOVUPS      Z22, (R12)
+	VMOVUPS      Z23, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z24
+	VFMADD231PS  Z24, Z22, Z0
+	VFMADD231PS  Z24, Z23, Z1
+	VBROADCASTSS 4(DX), Z24
+	VFMADD231PS  Z24, Z22, Z2
+	VFMADD231PS  Z24, Z23, Z3
+	VBROADCASTSS 8(DX), Z24
+	VFMADD231PS  Z24, Z22, Z4
+	VFMADD231PS  Z24, Z23, Z5
+	VBROADCASTSS 12(DX), Z24
+	VFMADD231PS  Z24, Z22, Z6
+	VFMADD231PS  Z24, Z23, Z7
+	VBROADCASTSS 16(DX), Z24
+	VFMADD231PS  Z24, Z22, Z8
+	VFMADD231PS  Z24, Z23, Z9
+	VBROADCASTSS 20(DX), Z24
+	VFMADD231PS  Z24, Z22, Z10
+	VFMADD231PS  Z24, Z23, Z11
+	VBROADCASTSS 24(DX), Z24
+	VFMADD231PS  Z24, Z22, Z12
+	VFMADD231PS  Z24, Z23, Z13
+	VBROADCASTSS 28(DX), Z24
+	VFMADD231PS  Z24, Z22, Z14
+	VFMADD231PS  Z24, Z23, Z15
+	VBROADCASTSS 32(DX), Z24
+	VFMADD231PS  Z24, Z22, Z16
+	VFMADD231PS  Z24, Z23, Z17
+	VBROADCASTSS 36(DX), Z24
+	VFMADD231PS  Z24, Z22, Z18
+	VFMADD231PS  Z24, Z23, Z19
+	VBROADCASTSS 40(DX), Z24
+	VFMADD231PS  Z24, Z22, Z20
+	VFMADD231PS  Z24, Z23, Z21
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -13538,9 +14022,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int)
+// func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF32_12(SB), NOSPLIT, $0-80
+TEXT ·bcZF32_12(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x02, CX
@@ -13567,6 +14051,9 @@ TEXT ·bcZF32_12(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -13591,6 +14078,9 @@ TEXT ·bcZF32_12(SB), NOSPLIT, $0-80
 	VPXORD  Z21, Z21, Z21
 	VPXORD  Z22, Z22, Z22
 	VPXORD  Z23, Z23, Z23
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -13598,6 +14088,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPS.Z    (AX), K1, Z24
 	VMOVUPS.Z    64(AX), K2, Z25
 	VBROADCASTSS (DX), Z26
@@ -13640,6 +14132,60 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z24
+	VMOVUPS.Z    64(AX), K2, Z25
+	VMOVUPS      Z24, (R12)
+	VMOVUPS      Z25, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z26
+	VFMADD231PS  Z26, Z24, Z0
+	VFMADD231PS  Z26, Z25, Z1
+	VBROADCASTSS 4(DX), Z26
+	VFMADD231PS  Z26, Z24, Z2
+	VFMADD231PS  Z26, Z25, Z3
+	VBROADCASTSS 8(DX), Z26
+	VFMADD231PS  Z26, Z24, Z4
+	VFMADD231PS  Z26, Z25, Z5
+	VBROADCASTSS 12(DX), Z26
+	VFMADD231PS  Z26, Z24, Z6
+	VFMADD231PS  Z26, Z25, Z7
+	VBROADCASTSS 16(DX), Z26
+	VFMADD231PS  Z26, Z24, Z8
+	VFMADD231PS  Z26, Z25, Z9
+	VBROADCASTSS 20(DX), Z26
+	VFMADD231PS  Z26, Z24, Z10
+	VFMADD231PS  Z26, Z25, Z11
+	VBROADCASTSS 24(DX), Z26
+	VFMADD231PS  Z26, Z24, Z12
+	VFMADD231PS  Z26, Z25, Z13
+	VBROADCASTSS 28(DX), Z26
+	VFMADD231PS  Z26, Z24, Z14
+	VFMADD231PS  Z26, Z25, Z15
+	VBROADCASTSS 32(DX), Z26
+	VFMADD231PS  Z26, Z24, Z16
+	VFMADD231PS  Z26, Z25, Z17
+	VBROADCASTSS 36(DX), Z26
+	VFMADD231PS  Z26, Z24, Z18
+	VFMADD231PS  Z26, Z25, Z19
+	VBROADCASTSS 40(DX), Z26
+	VFMADD231PS  Z26, Z24, Z20
+	VFMADD231PS  Z26, Z25, Z21
+	VBROADCASTSS 44(DX), Z26
+	VFMADD231PS  Z26, Z24, Z22
+	VFMADD231PS  Z26, Z25, Z23
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -14262,79 +14808,6 @@ next:
 	ADDQ $0x40, AX
 	DECQ SI
 	JMP  block
-
-done:
-	VZEROUPPER
-	RET
-
-// func packZF32(dst *float32, src *float32, lds int, kc int, n int)
-// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·packZF32(SB), NOSPLIT, $0-40
-	MOVQ    dst+0(FP), AX
-	MOVQ    src+8(FP), CX
-	MOVQ    lds+16(FP), DX
-	SHLQ    $0x02, DX
-	MOVQ    kc+24(FP), BX
-	MOVQ    n+32(FP), SI
-	MOVQ    BX, DI
-	SHLQ    $0x07, DI
-	MOVQ    SI, R8
-	SHRQ    $0x05, R8
-	ANDQ    $0x1f, SI
-	MOVQ    $0x00000010, R9
-	CMPQ    SI, R9
-	CMOVQLT SI, R9
-	MOVQ    $0x00000001, R10
-	SHLXQ   R9, R10, R10
-	DECQ    R10
-	KMOVW   R10, K1
-	MOVQ    SI, R9
-	SUBQ    $0x10, R9
-	XORQ    R10, R10
-	CMPQ    R9, R10
-	CMOVQLT R10, R9
-	MOVQ    $0x00000001, R10
-	SHLXQ   R9, R10, R10
-	DECQ    R10
-	KMOVW   R10, K2
-	MOVQ    DX, R9
-	SHLQ    $0x03, R9
-
-row:
-	TESTQ BX, BX
-	JZ    done
-	MOVQ  CX, R10
-	MOVQ  AX, R11
-	MOVQ  R8, R12
-
-tile:
-	TESTQ      R12, R12
-	JZ         part
-	PREFETCHT0 (R10)(R9*1)
-	PREFETCHT0 64(R10)(R9*1)
-	VMOVUPS    (R10), Z0
-	VMOVUPS    64(R10), Z1
-	VMOVUPS    Z0, (R11)
-	VMOVUPS    Z1, 64(R11)
-	ADDQ       $0x80, R10
-	ADDQ       DI, R11
-	DECQ       R12
-	JMP        tile
-
-part:
-	TESTQ      SI, SI
-	JZ         next
-	PREFETCHT0 (R10)(R9*1)
-	VMOVUPS.Z  (R10), K1, Z0
-	VMOVUPS.Z  64(R10), K2, Z1
-	VMOVUPS    Z0, (R11)
-	VMOVUPS    Z1, 64(R11)
-
-next:
-	ADDQ DX, CX
-	ADDQ $0x80, AX
-	DECQ BX
-	JMP  row
 
 done:
 	VZEROUPPER
@@ -18988,9 +19461,9 @@ store_4_3:
 	VZEROUPPER
 	RET
 
-// func bcZF64_1(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_1(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_1(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_1(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -19017,8 +19490,14 @@ TEXT ·bcZF64_1(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -19026,6 +19505,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z2
 	VMOVUPD.Z    64(AX), K2, Z3
 	VBROADCASTSD (DX), Z4
@@ -19035,6 +19516,27 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z2
+	VMOVUPD.Z    64(AX), K2, Z3
+	VMOVUPD      Z2, (R12)
+	VMOVUPD      Z3, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z4
+	VFMADD231PD  Z4, Z2, Z0
+	VFMADD231PD  Z4, Z3, Z1
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -19175,9 +19677,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_2(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_2(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_2(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_2(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -19204,10 +19706,16 @@ TEXT ·bcZF64_2(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
 	VPXORD  Z3, Z3, Z3
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -19215,6 +19723,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z4
 	VMOVUPD.Z    64(AX), K2, Z5
 	VBROADCASTSD (DX), Z6
@@ -19227,6 +19737,30 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z4
+	VMOVUPD.Z    64(AX), K2, Z5
+	VMOVUPD      Z4, (R12)
+	VMOVUPD      Z5, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z6
+	VFMADD231PD  Z6, Z4, Z0
+	VFMADD231PD  Z6, Z5, Z1
+	VBROADCASTSD 8(DX), Z6
+	VFMADD231PD  Z6, Z4, Z2
+	VFMADD231PD  Z6, Z5, Z3
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -19373,9 +19907,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_3(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_3(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_3(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_3(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -19402,12 +19936,18 @@ TEXT ·bcZF64_3(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
 	VPXORD  Z3, Z3, Z3
 	VPXORD  Z4, Z4, Z4
 	VPXORD  Z5, Z5, Z5
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -19415,6 +19955,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z6
 	VMOVUPD.Z    64(AX), K2, Z7
 	VBROADCASTSD (DX), Z8
@@ -19430,6 +19972,33 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z6
+	VMOVUPD.Z    64(AX), K2, Z7
+	VMOVUPD      Z6, (R12)
+	VMOVUPD      Z7, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z8
+	VFMADD231PD  Z8, Z6, Z0
+	VFMADD231PD  Z8, Z7, Z1
+	VBROADCASTSD 8(DX), Z8
+	VFMADD231PD  Z8, Z6, Z2
+	VFMADD231PD  Z8, Z7, Z3
+	VBROADCASTSD 16(DX), Z8
+	VFMADD231PD  Z8, Z6, Z4
+	VFMADD231PD  Z8, Z7, Z5
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -19582,9 +20151,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_4(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_4(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_4(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_4(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -19611,6 +20180,9 @@ TEXT ·bcZF64_4(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -19619,6 +20191,9 @@ TEXT ·bcZF64_4(SB), NOSPLIT, $0-80
 	VPXORD  Z5, Z5, Z5
 	VPXORD  Z6, Z6, Z6
 	VPXORD  Z7, Z7, Z7
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -19626,6 +20201,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z8
 	VMOVUPD.Z    64(AX), K2, Z9
 	VBROADCASTSD (DX), Z10
@@ -19644,6 +20221,36 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z8
+	VMOVUPD.Z    64(AX), K2, Z9
+	VMOVUPD      Z8, (R12)
+	VMOVUPD      Z9, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z10
+	VFMADD231PD  Z10, Z8, Z0
+	VFMADD231PD  Z10, Z9, Z1
+	VBROADCASTSD 8(DX), Z10
+	VFMADD231PD  Z10, Z8, Z2
+	VFMADD231PD  Z10, Z9, Z3
+	VBROADCASTSD 16(DX), Z10
+	VFMADD231PD  Z10, Z8, Z4
+	VFMADD231PD  Z10, Z9, Z5
+	VBROADCASTSD 24(DX), Z10
+	VFMADD231PD  Z10, Z8, Z6
+	VFMADD231PD  Z10, Z9, Z7
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -19802,9 +20409,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_5(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_5(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_5(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_5(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -19831,6 +20438,9 @@ TEXT ·bcZF64_5(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -19841,6 +20451,9 @@ TEXT ·bcZF64_5(SB), NOSPLIT, $0-80
 	VPXORD  Z7, Z7, Z7
 	VPXORD  Z8, Z8, Z8
 	VPXORD  Z9, Z9, Z9
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -19848,6 +20461,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z10
 	VMOVUPD.Z    64(AX), K2, Z11
 	VBROADCASTSD (DX), Z12
@@ -19869,6 +20484,39 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z10
+	VMOVUPD.Z    64(AX), K2, Z11
+	VMOVUPD      Z10, (R12)
+	VMOVUPD      Z11, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z12
+	VFMADD231PD  Z12, Z10, Z0
+	VFMADD231PD  Z12, Z11, Z1
+	VBROADCASTSD 8(DX), Z12
+	VFMADD231PD  Z12, Z10, Z2
+	VFMADD231PD  Z12, Z11, Z3
+	VBROADCASTSD 16(DX), Z12
+	VFMADD231PD  Z12, Z10, Z4
+	VFMADD231PD  Z12, Z11, Z5
+	VBROADCASTSD 24(DX), Z12
+	VFMADD231PD  Z12, Z10, Z6
+	VFMADD231PD  Z12, Z11, Z7
+	VBROADCASTSD 32(DX), Z12
+	VFMADD231PD  Z12, Z10, Z8
+	VFMADD231PD  Z12, Z11, Z9
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -20033,9 +20681,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_6(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_6(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_6(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_6(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -20062,6 +20710,9 @@ TEXT ·bcZF64_6(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -20074,6 +20725,9 @@ TEXT ·bcZF64_6(SB), NOSPLIT, $0-80
 	VPXORD  Z9, Z9, Z9
 	VPXORD  Z10, Z10, Z10
 	VPXORD  Z11, Z11, Z11
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -20081,6 +20735,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z12
 	VMOVUPD.Z    64(AX), K2, Z13
 	VBROADCASTSD (DX), Z14
@@ -20105,6 +20761,42 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z12
+	VMOVUPD.Z    64(AX), K2, Z13
+	VMOVUPD      Z12, (R12)
+	VMOVUPD      Z13, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z14
+	VFMADD231PD  Z14, Z12, Z0
+	VFMADD231PD  Z14, Z13, Z1
+	VBROADCASTSD 8(DX), Z14
+	VFMADD231PD  Z14, Z12, Z2
+	VFMADD231PD  Z14, Z13, Z3
+	VBROADCASTSD 16(DX), Z14
+	VFMADD231PD  Z14, Z12, Z4
+	VFMADD231PD  Z14, Z13, Z5
+	VBROADCASTSD 24(DX), Z14
+	VFMADD231PD  Z14, Z12, Z6
+	VFMADD231PD  Z14, Z13, Z7
+	VBROADCASTSD 32(DX), Z14
+	VFMADD231PD  Z14, Z12, Z8
+	VFMADD231PD  Z14, Z13, Z9
+	VBROADCASTSD 40(DX), Z14
+	VFMADD231PD  Z14, Z12, Z10
+	VFMADD231PD  Z14, Z13, Z11
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -20275,9 +20967,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_7(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_7(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -20304,6 +20996,9 @@ TEXT ·bcZF64_7(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -20318,6 +21013,9 @@ TEXT ·bcZF64_7(SB), NOSPLIT, $0-80
 	VPXORD  Z11, Z11, Z11
 	VPXORD  Z12, Z12, Z12
 	VPXORD  Z13, Z13, Z13
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -20325,6 +21023,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z14
 	VMOVUPD.Z    64(AX), K2, Z15
 	VBROADCASTSD (DX), Z16
@@ -20352,6 +21052,45 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z14
+	VMOVUPD.Z    64(AX), K2, Z15
+	VMOVUPD      Z14, (R12)
+	VMOVUPD      Z15, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z16
+	VFMADD231PD  Z16, Z14, Z0
+	VFMADD231PD  Z16, Z15, Z1
+	VBROADCASTSD 8(DX), Z16
+	VFMADD231PD  Z16, Z14, Z2
+	VFMADD231PD  Z16, Z15, Z3
+	VBROADCASTSD 16(DX), Z16
+	VFMADD231PD  Z16, Z14, Z4
+	VFMADD231PD  Z16, Z15, Z5
+	VBROADCASTSD 24(DX), Z16
+	VFMADD231PD  Z16, Z14, Z6
+	VFMADD231PD  Z16, Z15, Z7
+	VBROADCASTSD 32(DX), Z16
+	VFMADD231PD  Z16, Z14, Z8
+	VFMADD231PD  Z16, Z15, Z9
+	VBROADCASTSD 40(DX), Z16
+	VFMADD231PD  Z16, Z14, Z10
+	VFMADD231PD  Z16, Z15, Z11
+	VBROADCASTSD 48(DX), Z16
+	VFMADD231PD  Z16, Z14, Z12
+	VFMADD231PD  Z16, Z15, Z13
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -20528,9 +21267,9 @@ end:
 	VZEROUPPER
 	RET
 
-// func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int)
+// func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·bcZF64_8(SB), NOSPLIT, $0-80
+TEXT ·bcZF64_8(SB), NOSPLIT, $0-104
 	MOVQ    a+0(FP), AX
 	MOVQ    lda+8(FP), CX
 	SHLQ    $0x03, CX
@@ -20557,6 +21296,9 @@ TEXT ·bcZF64_8(SB), NOSPLIT, $0-80
 	KMOVW   R9, K2
 	LEAQ    (CX)(CX*8), R8
 	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
 	VPXORD  Z0, Z0, Z0
 	VPXORD  Z1, Z1, Z1
 	VPXORD  Z2, Z2, Z2
@@ -20573,6 +21315,9 @@ TEXT ·bcZF64_8(SB), NOSPLIT, $0-80
 	VPXORD  Z13, Z13, Z13
 	VPXORD  Z14, Z14, Z14
 	VPXORD  Z15, Z15, Z15
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
 
 loop:
 	TESTQ        SI, SI
@@ -20580,6 +21325,8 @@ loop:
 	PREFETCHT0   (AX)(R8*1)
 	PREFETCHT0   64(AX)(R8*1)
 	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
 	VMOVUPD.Z    (AX), K1, Z16
 	VMOVUPD.Z    64(AX), K2, Z17
 	VBROADCASTSD (DX), Z18
@@ -20610,6 +21357,48 @@ loop:
 	ADDQ         BX, DX
 	DECQ         SI
 	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z16
+	VMOVUPD.Z    64(AX), K2, Z17
+	VMOVUPD      Z16, (R12)
+	VMOVUPD      Z17, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z18
+	VFMADD231PD  Z18, Z16, Z0
+	VFMADD231PD  Z18, Z17, Z1
+	VBROADCASTSD 8(DX), Z18
+	VFMADD231PD  Z18, Z16, Z2
+	VFMADD231PD  Z18, Z17, Z3
+	VBROADCASTSD 16(DX), Z18
+	VFMADD231PD  Z18, Z16, Z4
+	VFMADD231PD  Z18, Z17, Z5
+	VBROADCASTSD 24(DX), Z18
+	VFMADD231PD  Z18, Z16, Z6
+	VFMADD231PD  Z18, Z17, Z7
+	VBROADCASTSD 32(DX), Z18
+	VFMADD231PD  Z18, Z16, Z8
+	VFMADD231PD  Z18, Z17, Z9
+	VBROADCASTSD 40(DX), Z18
+	VFMADD231PD  Z18, Z16, Z10
+	VFMADD231PD  Z18, Z17, Z11
+	VBROADCASTSD 48(DX), Z18
+	VFMADD231PD  Z18, Z16, Z12
+	VFMADD231PD  Z18, Z17, Z13
+	VBROADCASTSD 56(DX), Z18
+	VFMADD231PD  Z18, Z16, Z14
+	VFMADD231PD  Z18, Z17, Z15
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
 
 done:
 	MOVQ   ct+32(FP), AX
@@ -20976,79 +21765,6 @@ next:
 	ADDQ $0x40, AX
 	DECQ SI
 	JMP  block
-
-done:
-	VZEROUPPER
-	RET
-
-// func packZF64(dst *float64, src *float64, lds int, kc int, n int)
-// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
-TEXT ·packZF64(SB), NOSPLIT, $0-40
-	MOVQ    dst+0(FP), AX
-	MOVQ    src+8(FP), CX
-	MOVQ    lds+16(FP), DX
-	SHLQ    $0x03, DX
-	MOVQ    kc+24(FP), BX
-	MOVQ    n+32(FP), SI
-	MOVQ    BX, DI
-	SHLQ    $0x07, DI
-	MOVQ    SI, R8
-	SHRQ    $0x04, R8
-	ANDQ    $0x0f, SI
-	MOVQ    $0x00000008, R9
-	CMPQ    SI, R9
-	CMOVQLT SI, R9
-	MOVQ    $0x00000001, R10
-	SHLXQ   R9, R10, R10
-	DECQ    R10
-	KMOVW   R10, K1
-	MOVQ    SI, R9
-	SUBQ    $0x08, R9
-	XORQ    R10, R10
-	CMPQ    R9, R10
-	CMOVQLT R10, R9
-	MOVQ    $0x00000001, R10
-	SHLXQ   R9, R10, R10
-	DECQ    R10
-	KMOVW   R10, K2
-	MOVQ    DX, R9
-	SHLQ    $0x03, R9
-
-row:
-	TESTQ BX, BX
-	JZ    done
-	MOVQ  CX, R10
-	MOVQ  AX, R11
-	MOVQ  R8, R12
-
-tile:
-	TESTQ      R12, R12
-	JZ         part
-	PREFETCHT0 (R10)(R9*1)
-	PREFETCHT0 64(R10)(R9*1)
-	VMOVUPD    (R10), Z0
-	VMOVUPD    64(R10), Z1
-	VMOVUPD    Z0, (R11)
-	VMOVUPD    Z1, 64(R11)
-	ADDQ       $0x80, R10
-	ADDQ       DI, R11
-	DECQ       R12
-	JMP        tile
-
-part:
-	TESTQ      SI, SI
-	JZ         next
-	PREFETCHT0 (R10)(R9*1)
-	VMOVUPD.Z  (R10), K1, Z0
-	VMOVUPD.Z  64(R10), K2, Z1
-	VMOVUPD    Z0, (R11)
-	VMOVUPD    Z1, 64(R11)
-
-next:
-	ADDQ DX, CX
-	ADDQ $0x80, AX
-	DECQ BX
-	JMP  row
 
 done:
 	VZEROUPPER

@@ -46,7 +46,6 @@ func gen512() {
 		}
 		gatherZ(t)
 		transZ(t)
-		packZ(t)
 	}
 }
 
@@ -342,14 +341,16 @@ func bcZ(t typ, nr int) {
 	name := fmt.Sprintf("bcZ%s_%d", t.name, nr)
 	vl := zlanes(t)
 	mrEl := 2 * vl
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, ct *%[1]s, c *%[1]s, ldc int, kc int, mode int, rows int)", t.goType))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, ct *%[1]s, c *%[1]s, ldc int, kc int, mode int, rows int, pf *%[1]s, pfs int, pk *%[1]s)", t.goType))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s computes the %dx%d tile T = Σ_{l<kc} a[l·lda : l·lda+%d] ⊗ b[l·ldb : l·ldb+%d]", name, mrEl, nr, mrEl, nr),
 		"(rows of op(A) along the tile's rows, entries of B broadcast), of which",
 		"only the first rows entries of each row of A are read (1 ≤ rows ≤ "+fmt.Sprint(mrEl)+").",
 		fmt.Sprintf("mode&1: T += the scratch tile at ct ([%d][%d], column by column).", nr, mrEl),
 		"mode&2: the first rows rows of T are stored into C at c (row stride ldc);",
-		"otherwise T is stored into ct.")
+		"otherwise T is stored into ct. Step l prefetches (into L2) the cache line",
+		"at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A",
+		fmt.Sprintf("read are also stored there, packed as [kc][%d] (zeros past rows).", mrEl))
 	a := Load(Param("a"), GP64())
 	lda := Load(Param("lda"), GP64())
 	SHLQ(U8(t.shift), lda)
@@ -376,6 +377,9 @@ func bcZ(t typ, nr int) {
 	pfa, pfb := GP64(), GP64()
 	LEAQ(Mem{Base: lda, Index: lda, Scale: 8}, pfa) // 9 rows ahead
 	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 8}, pfb)
+	pf := Load(Param("pf"), GP64())
+	pfs := Load(Param("pfs"), GP64())
+	SHLQ(U8(t.shift), pfs)
 
 	acc := make([][2]VecVirtual, nr)
 	for j := range acc {
@@ -385,27 +389,41 @@ func bcZ(t typ, nr int) {
 		}
 	}
 	a0, a1, tmp := ZMM(), ZMM(), ZMM()
-	Label("loop")
-	TESTQ(n, n)
-	JZ(LabelRef("done"))
-	PREFETCHT0(Mem{Base: a, Index: pfa, Scale: 1})
-	PREFETCHT0(Mem{Base: a, Index: pfa, Scale: 1, Disp: 64})
-	PREFETCHT0(Mem{Base: b, Index: pfb, Scale: 1})
-	movuZ(t, Mem{Base: a}, k0, a0)
-	movuZ(t, Mem{Base: a, Disp: 64}, k1, a1)
-	for j := 0; j < nr; j++ {
-		if t.size == 4 {
-			VBROADCASTSS(Mem{Base: b, Disp: j * 4}, tmp)
-		} else {
-			VBROADCASTSD(Mem{Base: b, Disp: j * 8}, tmp)
+	pk := Load(Param("pk"), GP64())
+	loop := func(label string, store bool) {
+		Label(label)
+		TESTQ(n, n)
+		JZ(LabelRef("done"))
+		PREFETCHT0(Mem{Base: a, Index: pfa, Scale: 1})
+		PREFETCHT0(Mem{Base: a, Index: pfa, Scale: 1, Disp: 64})
+		PREFETCHT0(Mem{Base: b, Index: pfb, Scale: 1})
+		PREFETCHT1(Mem{Base: pf})
+		ADDQ(pfs, pf)
+		movuZ(t, Mem{Base: a}, k0, a0)
+		movuZ(t, Mem{Base: a, Disp: 64}, k1, a1)
+		if store {
+			t.movu(a0, Mem{Base: pk})
+			t.movu(a1, Mem{Base: pk, Disp: 64})
+			ADDQ(U8(128), pk)
 		}
-		t.fma(tmp, a0, acc[j][0])
-		t.fma(tmp, a1, acc[j][1])
+		for j := 0; j < nr; j++ {
+			if t.size == 4 {
+				VBROADCASTSS(Mem{Base: b, Disp: j * 4}, tmp)
+			} else {
+				VBROADCASTSD(Mem{Base: b, Disp: j * 8}, tmp)
+			}
+			t.fma(tmp, a0, acc[j][0])
+			t.fma(tmp, a1, acc[j][1])
+		}
+		ADDQ(lda, a)
+		ADDQ(ldb, b)
+		DECQ(n)
+		JMP(LabelRef(label))
 	}
-	ADDQ(lda, a)
-	ADDQ(ldb, b)
-	DECQ(n)
-	JMP(LabelRef("loop"))
+	TESTQ(pk, pk)
+	JNZ(LabelRef("loopk"))
+	loop("loop", false)
+	loop("loopk", true)
 
 	Label("done")
 	ct := Load(Param("ct"), GP64())
@@ -618,91 +636,6 @@ func gatherZ(t typ) {
 	ADDQ(ldd, d)
 	DECQ(j)
 	JMP(LabelRef("tcol"))
-	Label("done")
-	VZEROUPPER()
-	RET()
-}
-
-// packZ generates packZ{T}, the packing of a block of tiles for the bc
-// kernels: for l < kc, columns [0, n) of row l of the matrix at src (row
-// stride lds) go to tiles of MR = 2 vectors, dst[(t·kc + l)·MR + v] = src[l·lds
-// + t·MR + v], the last tile padded with zeros.
-func packZ(t typ) {
-	name := "packZ" + t.name
-	vl := zlanes(t)
-	mrEl := 2 * vl
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *%[1]s, src *%[1]s, lds int, kc int, n int)", t.goType))
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s packs columns [0, n) of kc rows of the matrix at src (row stride", name),
-		fmt.Sprintf("lds) into tiles of %d columns, dst[(t·kc + l)·%d + v] = src[l·lds + t·%d + v],", mrEl, mrEl, mrEl),
-		"the last tile padded with zeros. Nothing past column n is read.")
-	dst := Load(Param("dst"), GP64())
-	src := Load(Param("src"), GP64())
-	lds := Load(Param("lds"), GP64())
-	SHLQ(U8(t.shift), lds)
-	kc := Load(Param("kc"), GP64())
-	n := Load(Param("n"), GP64())
-	tileBytes := GP64()
-	MOVQ(kc, tileBytes)
-	SHLQ(U8(7), tileBytes) // kc * 128 bytes per tile
-	full := GP64()
-	MOVQ(n, full)
-	SHRQ(U8(map[int]uint64{16: 5, 8: 4}[vl]), full)
-	rem := GP64()
-	MOVQ(n, rem)
-	ANDQ(U8(mrEl-1), rem)
-	k0, k1 := K(), K()
-	{
-		r := GP64()
-		MOVQ(U32(vl), r)
-		CMPQ(rem, r)
-		CMOVQLT(rem, r)
-		setMask(r, k0)
-		MOVQ(rem, r)
-		SUBQ(U8(vl), r)
-		z := GP64()
-		XORQ(z, z)
-		CMPQ(r, z)
-		CMOVQLT(z, r)
-		setMask(r, k1)
-	}
-	ahead := GP64()
-	MOVQ(lds, ahead)
-	SHLQ(U8(3), ahead)
-	y0, y1 := ZMM(), ZMM()
-	s, d, i := GP64(), GP64(), GP64()
-	Label("row")
-	TESTQ(kc, kc)
-	JZ(LabelRef("done"))
-	MOVQ(src, s)
-	MOVQ(dst, d)
-	MOVQ(full, i)
-	Label("tile")
-	TESTQ(i, i)
-	JZ(LabelRef("part"))
-	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1})
-	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1, Disp: 64})
-	t.movu(Mem{Base: s}, y0)
-	t.movu(Mem{Base: s, Disp: 64}, y1)
-	t.movu(y0, Mem{Base: d})
-	t.movu(y1, Mem{Base: d, Disp: 64})
-	ADDQ(U8(128), s)
-	ADDQ(tileBytes, d)
-	DECQ(i)
-	JMP(LabelRef("tile"))
-	Label("part")
-	TESTQ(rem, rem)
-	JZ(LabelRef("next"))
-	PREFETCHT0(Mem{Base: s, Index: ahead, Scale: 1})
-	movuZ(t, Mem{Base: s}, k0, y0)
-	movuZ(t, Mem{Base: s, Disp: 64}, k1, y1)
-	t.movu(y0, Mem{Base: d})
-	t.movu(y1, Mem{Base: d, Disp: 64})
-	Label("next")
-	ADDQ(lds, src)
-	ADDQ(U8(128), dst)
-	DECQ(kc)
-	JMP(LabelRef("row"))
 	Label("done")
 	VZEROUPPER()
 	RET()
