@@ -11,6 +11,8 @@ import "golang.org/x/sys/cpu"
 //   - pathBC (op(A) = Aᵀ, many rows of C): a tile of MR = 2 vectors of rows
 //     of C is a piece of MR contiguous entries of each row of A, read in
 //     place; the entries of B are read in place and broadcast.
+//   - pathBCThin (op(A) = Aᵀ, k ≤ 4, as Xᵀ·W of a tiny fit): the same, all of
+//     p and all tiles of rows in one call of a kernel.
 //   - pathDotT (op(A) = Aᵀ, few rows of C, such as a k x k product): Aᵀ is
 //     gathered into rows as well, then dot kernels.
 //   - pathGram (Aᵀ·A, a and b the same memory and stride): Aᵀ is gathered
@@ -28,12 +30,14 @@ const (
 	pathDotN
 	pathDotT
 	pathBC
+	pathBCThin
 	pathGram
 )
 
 // Test hooks: useZ turns the AVX-512 kernels off (leaving AVX2), forceZ
 // forces one of the paths where it applies (pathDotN needs transA false,
-// pathBC and pathDotT transA true, pathGram a Gram product).
+// pathBC and pathDotT transA true, pathBCThin transA and k ≤ 4, pathGram a
+// Gram product).
 var (
 	useZ   = haveZ
 	forceZ = pathAuto
@@ -43,6 +47,7 @@ type kernZ[T Float] struct {
 	vl     int
 	dot    [4][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, pf *T)
 	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int, pf *T, pfs int, pk *T)
+	thin   [4]func(a *T, lda int, b *T, ldb int, c *T, ldc int, p int, r int)
 	gather func(dst *T, ldd int, src *T, lds int, n int, k int)
 	trans  func(dst *T, ldd int, src *T, lds int, nb int, k int)
 }
@@ -58,6 +63,7 @@ var kernZ32 = &kernZ[float32]{
 	bc: []func(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32){
 		bcZF32_1, bcZF32_2, bcZF32_3, bcZF32_4, bcZF32_5, bcZF32_6, bcZF32_7, bcZF32_8, bcZF32_9, bcZF32_10, bcZF32_11, bcZF32_12,
 	},
+	thin:   [4]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int){bcZTF32_1, bcZTF32_2, bcZTF32_3, bcZTF32_4},
 	gather: gatherZF32,
 	trans:  transZF32,
 }
@@ -73,6 +79,7 @@ var kernZ64 = &kernZ[float64]{
 	bc: []func(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64){
 		bcZF64_1, bcZF64_2, bcZF64_3, bcZF64_4, bcZF64_5, bcZF64_6, bcZF64_7, bcZF64_8,
 	},
+	thin:   [4]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int){bcZTF64_1, bcZTF64_2, bcZTF64_3, bcZTF64_4},
 	gather: gatherZF64,
 	trans:  transZF64,
 }
@@ -90,8 +97,9 @@ const (
 	zDotMR = 3
 	zDotNR = 8
 	// zDotL1 bounds a panel of Bᵀ (NR x kc), kept in L1 while the tiles of
-	// a block of rows of A stream from L2.
-	zDotL1 = 16 << 10
+	// a block of rows of A stream through it, and two tiles of A (MR x kc,
+	// the current one and the next, prefetched).
+	zDotL1 = 24 << 10
 	// zDotL2 bounds a block of rows of A (mc x kc), reread from L2 for each
 	// panel of Bᵀ.
 	zDotL2 = 128 << 10
@@ -119,25 +127,62 @@ func mulZ[T Float](m mat[T]) bool {
 	gram := m.transA && m.r == m.k && m.lda == m.ldb && &m.a[0] == &m.b[0]
 	switch {
 	case path == pathDotN && !m.transA, path == pathDotT && m.transA,
-		path == pathBC && m.transA, path == pathGram && gram:
+		path == pathBC && m.transA, path == pathGram && gram,
+		path == pathBCThin && m.transA && m.k <= len(kn.thin):
 	case !m.transA:
 		path = pathDotN
 	case gram:
 		path = pathGram
 	case m.r <= zDotTRows:
 		path = pathDotT
+	case m.k <= len(kn.thin):
+		path = pathBCThin
 	default:
 		path = pathBC
 	}
-	if path != pathBC && (m.ldb >= gatherMax || (m.transA && m.lda >= gatherMax)) {
+	if (path == pathDotN || path == pathDotT || path == pathGram) &&
+		(m.ldb >= gatherMax || (m.transA && m.lda >= gatherMax)) {
 		return false
 	}
-	if path == pathBC {
+	switch path {
+	case pathBC:
 		mulBCZ(m, kn)
-	} else {
+	case pathBCThin:
+		mulThinZ(m, kn)
+	default:
 		mulDotZ(m, kn, path)
 	}
 	return true
+}
+
+// mulThinZ computes m (transA, k ≤ 4) with the thin bc kernels.
+func mulThinZ[T Float](m mat[T], kn *kernZ[T]) {
+	pl := newPlan(m.r, m.k, m.p, m.p, 1, 2*kn.vl)
+	w := thinZWorker[T]{m: m, kn: kn, kc: pl.kc}
+	if pl.nt == 1 {
+		w.work(0, m.r, 0, pl.nch, m.c, m.ldc)
+	} else {
+		run(ptr(pl), ptr(m), worker[T](ptr(w)))
+	}
+}
+
+type thinZWorker[T Float] struct {
+	m  mat[T]
+	kn *kernZ[T]
+	kc int
+}
+
+func (w *thinZWorker[T]) panels() int { return 1 }
+
+// prep does nothing: A and B are read in place.
+func (w *thinZWorker[T]) prep(u0, u1 int) {}
+
+// work sets rows [i0, i1) of C to the sum over chunks [ch0, ch1), in one
+// call.
+func (w *thinZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
+	m := &w.m
+	l0, l1 := ch0*w.kc, min(ch1*w.kc, m.p)
+	w.kn.thin[m.k-1](&m.a[l0*m.lda+i0], m.lda, &m.b[l0*m.ldb], m.ldb, &c[0], ldc, l1-l0, i1-i0)
 }
 
 // panels splits k columns into the fewest panels of at most nrMax columns,
@@ -157,7 +202,7 @@ func mulDotZ[T Float](m mat[T], kn *kernZ[T], path int) {
 	}
 	np := panelCount(m.k, zDotNR)
 	nrMax := ceilDiv(m.k, np)
-	kcMax := max(4*kn.vl, zDotL1/(nrMax*size)/kn.vl*kn.vl)
+	kcMax := max(4*kn.vl, zDotL1/((2*zDotMR+nrMax)*size)/kn.vl*kn.vl)
 	pl := newPlan(m.r, m.k, m.p, kcMax, kn.vl, zDotMR)
 	w := dotZWorker[T]{m: m, kn: kn, kc: pl.kc, np: np, path: path}
 	// Gathered rows, p long, padded to whole cache lines, and so that rows

@@ -716,6 +716,34 @@ func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32
 //go:noescape
 func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
 
+// bcZTF32_1 sets the r x 1 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+1], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// bcZTF32_2 sets the r x 2 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// bcZTF32_3 sets the r x 3 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// bcZTF32_4 sets the r x 4 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
 // gatherZF32 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
 //
@@ -1063,6 +1091,34 @@ func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64,
 //
 //go:noescape
 func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZTF64_1 sets the r x 1 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+1], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// bcZTF64_2 sets the r x 2 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// bcZTF64_3 sets the r x 3 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// bcZTF64_4 sets the r x 4 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
 
 // gatherZF64 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.

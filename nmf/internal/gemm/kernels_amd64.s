@@ -4564,6 +4564,24 @@ DATA iota16<>+56(SB)/4, $0x0000000e
 DATA iota16<>+60(SB)/4, $0x0000000f
 GLOBL iota16<>(SB), RODATA|NOPTR, $64
 
+DATA rowsidx<>+0(SB)/8, $0x0000000000000000
+DATA rowsidx<>+8(SB)/8, $0x0000000000000001
+DATA rowsidx<>+16(SB)/8, $0x0000000000000008
+DATA rowsidx<>+24(SB)/8, $0x0000000000000009
+DATA rowsidx<>+32(SB)/8, $0x0000000000000002
+DATA rowsidx<>+40(SB)/8, $0x0000000000000003
+DATA rowsidx<>+48(SB)/8, $0x000000000000000a
+DATA rowsidx<>+56(SB)/8, $0x000000000000000b
+DATA rowsidx<>+64(SB)/8, $0x0000000000000004
+DATA rowsidx<>+72(SB)/8, $0x0000000000000005
+DATA rowsidx<>+80(SB)/8, $0x000000000000000c
+DATA rowsidx<>+88(SB)/8, $0x000000000000000d
+DATA rowsidx<>+96(SB)/8, $0x0000000000000006
+DATA rowsidx<>+104(SB)/8, $0x0000000000000007
+DATA rowsidx<>+112(SB)/8, $0x000000000000000e
+DATA rowsidx<>+120(SB)/8, $0x000000000000000f
+GLOBL rowsidx<>(SB), RODATA|NOPTR, $128
+
 // func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x1(SB), NOSPLIT, $0-72
@@ -9378,10 +9396,171 @@ done:
 	VADDPS 64(AX), Z1, Z1
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x00000001, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000010, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000100, DX
+	KMOVW     DX, K3
+	MOVQ      $0x00001000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z0, Z0, Z2
+	VUNPCKHPS Z0, Z0, Z3
+	VUNPCKLPS Z0, Z0, Z4
+	VUNPCKHPS Z0, Z0, Z0
+	VSHUFPS   $0x44, Z4, Z2, Z5
+	VSHUFPS   $0xee, Z4, Z2, Z2
+	VSHUFPS   $0x44, Z0, Z3, Z4
+	VSHUFPS   $0xee, Z0, Z3, Z0
+	VUNPCKLPS Z1, Z1, Z3
+	VUNPCKHPS Z1, Z1, Z6
+	VUNPCKLPS Z1, Z1, Z7
+	VUNPCKHPS Z1, Z1, Z1
+	VSHUFPS   $0x44, Z7, Z3, Z8
+	VSHUFPS   $0xee, Z7, Z3, Z3
+	VSHUFPS   $0x44, Z1, Z6, Z7
+	VSHUFPS   $0xee, Z1, Z6, Z1
+	VMOVUPS   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z5, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z5, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z5, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z3, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z3, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z3, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -9748,12 +9927,173 @@ done:
 	VADDPS 192(AX), Z3, Z3
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
 	VMOVUPS Z2, 128(AX)
 	VMOVUPS Z3, 192(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x00000003, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000030, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000300, DX
+	KMOVW     DX, K3
+	MOVQ      $0x00003000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z2, Z0, Z4
+	VUNPCKHPS Z2, Z0, Z2
+	VUNPCKLPS Z0, Z0, Z5
+	VUNPCKHPS Z0, Z0, Z0
+	VSHUFPS   $0x44, Z5, Z4, Z6
+	VSHUFPS   $0xee, Z5, Z4, Z4
+	VSHUFPS   $0x44, Z0, Z2, Z5
+	VSHUFPS   $0xee, Z0, Z2, Z0
+	VUNPCKLPS Z3, Z1, Z2
+	VUNPCKHPS Z3, Z1, Z3
+	VUNPCKLPS Z1, Z1, Z7
+	VUNPCKHPS Z1, Z1, Z1
+	VSHUFPS   $0x44, Z7, Z2, Z8
+	VSHUFPS   $0xee, Z7, Z2, Z2
+	VSHUFPS   $0x44, Z1, Z3, Z7
+	VSHUFPS   $0xee, Z1, Z3, Z1
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z6, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z5, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z6, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z5, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z6, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z5, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -10132,6 +10472,8 @@ done:
 	VADDPS 320(AX), Z5, Z5
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
 	VMOVUPS Z2, 128(AX)
@@ -10140,6 +10482,165 @@ noadd:
 	VMOVUPS Z5, 320(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x00000007, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000070, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000700, DX
+	KMOVW     DX, K3
+	MOVQ      $0x00007000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z2, Z0, Z6
+	VUNPCKHPS Z2, Z0, Z2
+	VUNPCKLPS Z0, Z4, Z7
+	VUNPCKHPS Z0, Z4, Z0
+	VSHUFPS   $0x44, Z7, Z6, Z4
+	VSHUFPS   $0xee, Z7, Z6, Z6
+	VSHUFPS   $0x44, Z0, Z2, Z7
+	VSHUFPS   $0xee, Z0, Z2, Z0
+	VUNPCKLPS Z3, Z1, Z2
+	VUNPCKHPS Z3, Z1, Z3
+	VUNPCKLPS Z1, Z5, Z8
+	VUNPCKHPS Z1, Z5, Z1
+	VSHUFPS   $0x44, Z8, Z2, Z5
+	VSHUFPS   $0xee, Z8, Z2, Z2
+	VSHUFPS   $0x44, Z1, Z3, Z8
+	VSHUFPS   $0xee, Z1, Z3, Z1
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z6, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z6, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z6, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z5, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z5, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z5, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -10530,6 +11031,8 @@ done:
 	VADDPS 448(AX), Z7, Z7
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPS Z0, (AX)
 	VMOVUPS Z1, 64(AX)
 	VMOVUPS Z2, 128(AX)
@@ -10540,6 +11043,165 @@ noadd:
 	VMOVUPS Z7, 448(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x0000000f, DX
+	KMOVW     DX, K1
+	MOVQ      $0x000000f0, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000f00, DX
+	KMOVW     DX, K3
+	MOVQ      $0x0000f000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z2, Z0, Z8
+	VUNPCKHPS Z2, Z0, Z0
+	VUNPCKLPS Z6, Z4, Z2
+	VUNPCKHPS Z6, Z4, Z4
+	VSHUFPS   $0x44, Z2, Z8, Z6
+	VSHUFPS   $0xee, Z2, Z8, Z2
+	VSHUFPS   $0x44, Z4, Z0, Z8
+	VSHUFPS   $0xee, Z4, Z0, Z0
+	VUNPCKLPS Z3, Z1, Z4
+	VUNPCKHPS Z3, Z1, Z1
+	VUNPCKLPS Z7, Z5, Z3
+	VUNPCKHPS Z7, Z5, Z5
+	VSHUFPS   $0x44, Z3, Z4, Z7
+	VSHUFPS   $0xee, Z3, Z4, Z3
+	VSHUFPS   $0x44, Z5, Z1, Z4
+	VSHUFPS   $0xee, Z5, Z1, Z1
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z6, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z6, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z6, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z3, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z3, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z3, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -14533,6 +15195,888 @@ final:
 	ADDQ       DX, CX
 
 end:
+	VZEROUPPER
+	RET
+
+// func bcZTF32_1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_1(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z2
+	VMOVUPS.Z    64(R8), K2, Z3
+	VBROADCASTSS (R9), Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z4, Z3, Z1
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000001, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000010, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000100, R9
+	KMOVW        R9, K3
+	MOVQ         $0x00001000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z0, Z0, Z2
+	VUNPCKHPS    Z0, Z0, Z3
+	VUNPCKLPS    Z0, Z0, Z4
+	VUNPCKHPS    Z0, Z0, Z5
+	VSHUFPS      $0x44, Z4, Z2, Z6
+	VSHUFPS      $0xee, Z4, Z2, Z2
+	VSHUFPS      $0x44, Z5, Z3, Z4
+	VSHUFPS      $0xee, Z5, Z3, Z3
+	VUNPCKLPS    Z1, Z1, Z5
+	VUNPCKHPS    Z1, Z1, Z7
+	VUNPCKLPS    Z1, Z1, Z8
+	VUNPCKHPS    Z1, Z1, Z9
+	VSHUFPS      $0x44, Z8, Z5, Z10
+	VSHUFPS      $0xee, Z8, Z5, Z5
+	VSHUFPS      $0x44, Z9, Z7, Z8
+	VSHUFPS      $0xee, Z9, Z7, Z7
+	VMOVUPS      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z2, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z3, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z6, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z2, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z4, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z3, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z6, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z2, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z4, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z3, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z6, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z2, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z4, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z3, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z5, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z5, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z7, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z5, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z7, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z5, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z7, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_2(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z4
+	VMOVUPS.Z    64(R8), K2, Z5
+	VBROADCASTSS (R9), Z6
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z6, Z5, Z1
+	VBROADCASTSS 4(R9), Z6
+	VFMADD231PS  Z6, Z4, Z2
+	VFMADD231PS  Z6, Z5, Z3
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000003, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000030, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000300, R9
+	KMOVW        R9, K3
+	MOVQ         $0x00003000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z2, Z0, Z4
+	VUNPCKHPS    Z2, Z0, Z5
+	VUNPCKLPS    Z0, Z0, Z6
+	VUNPCKHPS    Z0, Z0, Z7
+	VSHUFPS      $0x44, Z6, Z4, Z8
+	VSHUFPS      $0xee, Z6, Z4, Z4
+	VSHUFPS      $0x44, Z7, Z5, Z6
+	VSHUFPS      $0xee, Z7, Z5, Z5
+	VUNPCKLPS    Z3, Z1, Z7
+	VUNPCKHPS    Z3, Z1, Z9
+	VUNPCKLPS    Z1, Z1, Z10
+	VUNPCKHPS    Z1, Z1, Z11
+	VSHUFPS      $0x44, Z10, Z7, Z12
+	VSHUFPS      $0xee, Z10, Z7, Z7
+	VSHUFPS      $0x44, Z11, Z9, Z10
+	VSHUFPS      $0xee, Z11, Z9, Z9
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z5, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z4, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z6, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z5, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z4, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z6, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z5, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z4, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z6, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z5, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z12, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z7, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z9, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z12, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z7, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z9, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z12, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z7, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z9, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func bcZTF32_3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_3(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z6
+	VMOVUPS.Z    64(R8), K2, Z7
+	VBROADCASTSS (R9), Z8
+	VFMADD231PS  Z8, Z6, Z0
+	VFMADD231PS  Z8, Z7, Z1
+	VBROADCASTSS 4(R9), Z8
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	VBROADCASTSS 8(R9), Z8
+	VFMADD231PS  Z8, Z6, Z4
+	VFMADD231PS  Z8, Z7, Z5
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000007, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000070, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000700, R9
+	KMOVW        R9, K3
+	MOVQ         $0x00007000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z2, Z0, Z6
+	VUNPCKHPS    Z2, Z0, Z7
+	VUNPCKLPS    Z0, Z4, Z8
+	VUNPCKHPS    Z0, Z4, Z9
+	VSHUFPS      $0x44, Z8, Z6, Z10
+	VSHUFPS      $0xee, Z8, Z6, Z6
+	VSHUFPS      $0x44, Z9, Z7, Z8
+	VSHUFPS      $0xee, Z9, Z7, Z7
+	VUNPCKLPS    Z3, Z1, Z9
+	VUNPCKHPS    Z3, Z1, Z11
+	VUNPCKLPS    Z1, Z5, Z12
+	VUNPCKHPS    Z1, Z5, Z13
+	VSHUFPS      $0x44, Z12, Z9, Z14
+	VSHUFPS      $0xee, Z12, Z9, Z9
+	VSHUFPS      $0x44, Z13, Z11, Z12
+	VSHUFPS      $0xee, Z13, Z11, Z11
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z6, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z7, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z6, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z7, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z6, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z7, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z14, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z9, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z12, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z11, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z14, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z9, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z12, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z11, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z14, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z9, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z12, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z11, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func bcZTF32_4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_4(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z8
+	VMOVUPS.Z    64(R8), K2, Z9
+	VBROADCASTSS (R9), Z10
+	VFMADD231PS  Z10, Z8, Z0
+	VFMADD231PS  Z10, Z9, Z1
+	VBROADCASTSS 4(R9), Z10
+	VFMADD231PS  Z10, Z8, Z2
+	VFMADD231PS  Z10, Z9, Z3
+	VBROADCASTSS 8(R9), Z10
+	VFMADD231PS  Z10, Z8, Z4
+	VFMADD231PS  Z10, Z9, Z5
+	VBROADCASTSS 12(R9), Z10
+	VFMADD231PS  Z10, Z8, Z6
+	VFMADD231PS  Z10, Z9, Z7
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x0000000f, R9
+	KMOVW        R9, K1
+	MOVQ         $0x000000f0, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000f00, R9
+	KMOVW        R9, K3
+	MOVQ         $0x0000f000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z2, Z0, Z8
+	VUNPCKHPS    Z2, Z0, Z9
+	VUNPCKLPS    Z6, Z4, Z10
+	VUNPCKHPS    Z6, Z4, Z11
+	VSHUFPS      $0x44, Z10, Z8, Z12
+	VSHUFPS      $0xee, Z10, Z8, Z8
+	VSHUFPS      $0x44, Z11, Z9, Z10
+	VSHUFPS      $0xee, Z11, Z9, Z9
+	VUNPCKLPS    Z3, Z1, Z11
+	VUNPCKHPS    Z3, Z1, Z13
+	VUNPCKLPS    Z7, Z5, Z14
+	VUNPCKHPS    Z7, Z5, Z15
+	VSHUFPS      $0x44, Z14, Z11, Z16
+	VSHUFPS      $0xee, Z14, Z11, Z11
+	VSHUFPS      $0x44, Z15, Z13, Z14
+	VSHUFPS      $0xee, Z15, Z13, Z13
+	VMOVUPS      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z12, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z9, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z12, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z9, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z12, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z9, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z16, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z13, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z16, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z11, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z14, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z13, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z16, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z11, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z14, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z13, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z16, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z11, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z14, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z13, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
 	VZEROUPPER
 	RET
 
@@ -19547,10 +21091,111 @@ done:
 	VADDPD 64(AX), Z1, Z1
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPD Z0, (AX)
 	VMOVUPD Z1, 64(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x00000001, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000010, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z0, Z0, Z2
+	VUNPCKHPD Z0, Z0, Z3
+	VUNPCKLPD Z0, Z0, Z4
+	VUNPCKHPD Z0, Z0, Z0
+	VMOVDQU64 rowsidx<>+0(SB), Z5
+	VPERMI2PD Z4, Z2, Z5
+	VMOVDQU64 rowsidx<>+64(SB), Z6
+	VPERMI2PD Z4, Z2, Z6
+	VMOVDQU64 rowsidx<>+0(SB), Z2
+	VPERMI2PD Z0, Z3, Z2
+	VMOVDQU64 rowsidx<>+64(SB), Z4
+	VPERMI2PD Z0, Z3, Z4
+	VUNPCKLPD Z1, Z1, Z0
+	VUNPCKHPD Z1, Z1, Z3
+	VUNPCKLPD Z1, Z1, Z7
+	VUNPCKHPD Z1, Z1, Z1
+	VMOVDQU64 rowsidx<>+0(SB), Z8
+	VPERMI2PD Z7, Z0, Z8
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z7, Z0, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z1, Z3, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z1, Z3, Z7
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z2, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z4, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -19773,12 +21418,113 @@ done:
 	VADDPD 192(AX), Z3, Z3
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPD Z0, (AX)
 	VMOVUPD Z1, 64(AX)
 	VMOVUPD Z2, 128(AX)
 	VMOVUPD Z3, 192(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x00000003, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000030, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z2, Z0, Z4
+	VUNPCKHPD Z2, Z0, Z2
+	VUNPCKLPD Z0, Z0, Z5
+	VUNPCKHPD Z0, Z0, Z0
+	VMOVDQU64 rowsidx<>+0(SB), Z6
+	VPERMI2PD Z5, Z4, Z6
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z5, Z4, Z7
+	VMOVDQU64 rowsidx<>+0(SB), Z4
+	VPERMI2PD Z0, Z2, Z4
+	VMOVDQU64 rowsidx<>+64(SB), Z5
+	VPERMI2PD Z0, Z2, Z5
+	VUNPCKLPD Z3, Z1, Z0
+	VUNPCKHPD Z3, Z1, Z2
+	VUNPCKLPD Z1, Z1, Z3
+	VUNPCKHPD Z1, Z1, Z1
+	VMOVDQU64 rowsidx<>+0(SB), Z8
+	VPERMI2PD Z3, Z0, Z8
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z3, Z0, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z1, Z2, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z3
+	VPERMI2PD Z1, Z2, Z3
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z4, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z3, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -20013,6 +21759,8 @@ done:
 	VADDPD 320(AX), Z5, Z5
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPD Z0, (AX)
 	VMOVUPD Z1, 64(AX)
 	VMOVUPD Z2, 128(AX)
@@ -20021,6 +21769,105 @@ noadd:
 	VMOVUPD Z5, 320(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x00000007, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000070, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z2, Z0, Z6
+	VUNPCKHPD Z2, Z0, Z2
+	VUNPCKLPD Z0, Z4, Z7
+	VUNPCKHPD Z0, Z4, Z0
+	VMOVDQU64 rowsidx<>+0(SB), Z4
+	VPERMI2PD Z7, Z6, Z4
+	VMOVDQU64 rowsidx<>+64(SB), Z8
+	VPERMI2PD Z7, Z6, Z8
+	VMOVDQU64 rowsidx<>+0(SB), Z6
+	VPERMI2PD Z0, Z2, Z6
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z0, Z2, Z7
+	VUNPCKLPD Z3, Z1, Z0
+	VUNPCKHPD Z3, Z1, Z2
+	VUNPCKLPD Z1, Z5, Z3
+	VUNPCKHPD Z1, Z5, Z1
+	VMOVDQU64 rowsidx<>+0(SB), Z5
+	VPERMI2PD Z3, Z0, Z5
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z3, Z0, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z1, Z2, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z3
+	VPERMI2PD Z1, Z2, Z3
+	VMOVUPD   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z4, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z3, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -20267,6 +22114,8 @@ done:
 	VADDPD 448(AX), Z7, Z7
 
 noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
 	VMOVUPD Z0, (AX)
 	VMOVUPD Z1, 64(AX)
 	VMOVUPD Z2, 128(AX)
@@ -20277,6 +22126,105 @@ noadd:
 	VMOVUPD Z7, 448(AX)
 	TESTQ   $0x00000002, CX
 	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x0000000f, DX
+	KMOVW     DX, K1
+	MOVQ      $0x000000f0, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z2, Z0, Z8
+	VUNPCKHPD Z2, Z0, Z0
+	VUNPCKLPD Z6, Z4, Z2
+	VUNPCKHPD Z6, Z4, Z4
+	VMOVDQU64 rowsidx<>+0(SB), Z6
+	VPERMI2PD Z2, Z8, Z6
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z2, Z8, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z2
+	VPERMI2PD Z4, Z0, Z2
+	VMOVDQU64 rowsidx<>+64(SB), Z8
+	VPERMI2PD Z4, Z0, Z8
+	VUNPCKLPD Z3, Z1, Z0
+	VUNPCKHPD Z3, Z1, Z1
+	VUNPCKLPD Z7, Z5, Z3
+	VUNPCKHPD Z7, Z5, Z4
+	VMOVDQU64 rowsidx<>+0(SB), Z5
+	VPERMI2PD Z3, Z0, Z5
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z3, Z0, Z7
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z4, Z1, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z3
+	VPERMI2PD Z4, Z1, Z3
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z2, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z3, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
 	VZEROUPPER
 	RET
 
@@ -21578,6 +23526,648 @@ final:
 	ADDQ       DX, CX
 
 end:
+	VZEROUPPER
+	RET
+
+// func bcZTF64_1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_1(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z2
+	VMOVUPD.Z    64(R8), K2, Z3
+	VBROADCASTSD (R9), Z4
+	VFMADD231PD  Z4, Z2, Z0
+	VFMADD231PD  Z4, Z3, Z1
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000001, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000010, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z0, Z0, Z2
+	VUNPCKHPD    Z0, Z0, Z3
+	VUNPCKLPD    Z0, Z0, Z4
+	VUNPCKHPD    Z0, Z0, Z5
+	VMOVDQU64    rowsidx<>+0(SB), Z6
+	VPERMI2PD    Z4, Z2, Z6
+	VMOVDQU64    rowsidx<>+64(SB), Z7
+	VPERMI2PD    Z4, Z2, Z7
+	VMOVDQU64    rowsidx<>+0(SB), Z2
+	VPERMI2PD    Z5, Z3, Z2
+	VMOVDQU64    rowsidx<>+64(SB), Z4
+	VPERMI2PD    Z5, Z3, Z4
+	VUNPCKLPD    Z1, Z1, Z3
+	VUNPCKHPD    Z1, Z1, Z5
+	VUNPCKLPD    Z1, Z1, Z8
+	VUNPCKHPD    Z1, Z1, Z9
+	VMOVDQU64    rowsidx<>+0(SB), Z10
+	VPERMI2PD    Z8, Z3, Z10
+	VMOVDQU64    rowsidx<>+64(SB), Z11
+	VPERMI2PD    Z8, Z3, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z3
+	VPERMI2PD    Z9, Z5, Z3
+	VMOVDQU64    rowsidx<>+64(SB), Z8
+	VPERMI2PD    Z9, Z5, Z8
+	VMOVUPD      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z2, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z6, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z2, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z7, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z4, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z3, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z3, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z11, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_2(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z4
+	VMOVUPD.Z    64(R8), K2, Z5
+	VBROADCASTSD (R9), Z6
+	VFMADD231PD  Z6, Z4, Z0
+	VFMADD231PD  Z6, Z5, Z1
+	VBROADCASTSD 8(R9), Z6
+	VFMADD231PD  Z6, Z4, Z2
+	VFMADD231PD  Z6, Z5, Z3
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000003, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000030, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z2, Z0, Z4
+	VUNPCKHPD    Z2, Z0, Z5
+	VUNPCKLPD    Z0, Z0, Z6
+	VUNPCKHPD    Z0, Z0, Z7
+	VMOVDQU64    rowsidx<>+0(SB), Z8
+	VPERMI2PD    Z6, Z4, Z8
+	VMOVDQU64    rowsidx<>+64(SB), Z9
+	VPERMI2PD    Z6, Z4, Z9
+	VMOVDQU64    rowsidx<>+0(SB), Z4
+	VPERMI2PD    Z7, Z5, Z4
+	VMOVDQU64    rowsidx<>+64(SB), Z6
+	VPERMI2PD    Z7, Z5, Z6
+	VUNPCKLPD    Z3, Z1, Z5
+	VUNPCKHPD    Z3, Z1, Z7
+	VUNPCKLPD    Z1, Z1, Z10
+	VUNPCKHPD    Z1, Z1, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z12
+	VPERMI2PD    Z10, Z5, Z12
+	VMOVDQU64    rowsidx<>+64(SB), Z13
+	VPERMI2PD    Z10, Z5, Z13
+	VMOVDQU64    rowsidx<>+0(SB), Z5
+	VPERMI2PD    Z11, Z7, Z5
+	VMOVDQU64    rowsidx<>+64(SB), Z10
+	VPERMI2PD    Z11, Z7, Z10
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z4, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z9, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z6, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z5, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z12, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z5, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z13, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z13, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func bcZTF64_3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_3(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z6
+	VMOVUPD.Z    64(R8), K2, Z7
+	VBROADCASTSD (R9), Z8
+	VFMADD231PD  Z8, Z6, Z0
+	VFMADD231PD  Z8, Z7, Z1
+	VBROADCASTSD 8(R9), Z8
+	VFMADD231PD  Z8, Z6, Z2
+	VFMADD231PD  Z8, Z7, Z3
+	VBROADCASTSD 16(R9), Z8
+	VFMADD231PD  Z8, Z6, Z4
+	VFMADD231PD  Z8, Z7, Z5
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000007, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000070, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z2, Z0, Z6
+	VUNPCKHPD    Z2, Z0, Z7
+	VUNPCKLPD    Z0, Z4, Z8
+	VUNPCKHPD    Z0, Z4, Z9
+	VMOVDQU64    rowsidx<>+0(SB), Z10
+	VPERMI2PD    Z8, Z6, Z10
+	VMOVDQU64    rowsidx<>+64(SB), Z11
+	VPERMI2PD    Z8, Z6, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z6
+	VPERMI2PD    Z9, Z7, Z6
+	VMOVDQU64    rowsidx<>+64(SB), Z8
+	VPERMI2PD    Z9, Z7, Z8
+	VUNPCKLPD    Z3, Z1, Z7
+	VUNPCKHPD    Z3, Z1, Z9
+	VUNPCKLPD    Z1, Z5, Z12
+	VUNPCKHPD    Z1, Z5, Z13
+	VMOVDQU64    rowsidx<>+0(SB), Z14
+	VPERMI2PD    Z12, Z7, Z14
+	VMOVDQU64    rowsidx<>+64(SB), Z15
+	VPERMI2PD    Z12, Z7, Z15
+	VMOVDQU64    rowsidx<>+0(SB), Z7
+	VPERMI2PD    Z13, Z9, Z7
+	VMOVDQU64    rowsidx<>+64(SB), Z12
+	VPERMI2PD    Z13, Z9, Z12
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z6, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z11, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z14, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z7, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z15, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z15, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z12, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func bcZTF64_4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_4(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z8
+	VMOVUPD.Z    64(R8), K2, Z9
+	VBROADCASTSD (R9), Z10
+	VFMADD231PD  Z10, Z8, Z0
+	VFMADD231PD  Z10, Z9, Z1
+	VBROADCASTSD 8(R9), Z10
+	VFMADD231PD  Z10, Z8, Z2
+	VFMADD231PD  Z10, Z9, Z3
+	VBROADCASTSD 16(R9), Z10
+	VFMADD231PD  Z10, Z8, Z4
+	VFMADD231PD  Z10, Z9, Z5
+	VBROADCASTSD 24(R9), Z10
+	VFMADD231PD  Z10, Z8, Z6
+	VFMADD231PD  Z10, Z9, Z7
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x0000000f, R9
+	KMOVW        R9, K1
+	MOVQ         $0x000000f0, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z2, Z0, Z8
+	VUNPCKHPD    Z2, Z0, Z9
+	VUNPCKLPD    Z6, Z4, Z10
+	VUNPCKHPD    Z6, Z4, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z12
+	VPERMI2PD    Z10, Z8, Z12
+	VMOVDQU64    rowsidx<>+64(SB), Z13
+	VPERMI2PD    Z10, Z8, Z13
+	VMOVDQU64    rowsidx<>+0(SB), Z8
+	VPERMI2PD    Z11, Z9, Z8
+	VMOVDQU64    rowsidx<>+64(SB), Z10
+	VPERMI2PD    Z11, Z9, Z10
+	VUNPCKLPD    Z3, Z1, Z9
+	VUNPCKHPD    Z3, Z1, Z11
+	VUNPCKLPD    Z7, Z5, Z14
+	VUNPCKHPD    Z7, Z5, Z15
+	VMOVDQU64    rowsidx<>+0(SB), Z16
+	VPERMI2PD    Z14, Z9, Z16
+	VMOVDQU64    rowsidx<>+64(SB), Z17
+	VPERMI2PD    Z14, Z9, Z17
+	VMOVDQU64    rowsidx<>+0(SB), Z9
+	VPERMI2PD    Z15, Z11, Z9
+	VMOVDQU64    rowsidx<>+64(SB), Z14
+	VPERMI2PD    Z15, Z11, Z14
+	VMOVUPD      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z12, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z13, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z13, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z16, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z16, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z9, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z17, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z17, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z14, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
 	VZEROUPPER
 	RET
 

@@ -33,6 +33,7 @@ func kernelPaths() []kernelPath {
 			z("avx512-dotN", pathDotN, func(tr, _ bool) bool { return !tr }),
 			z("avx512-dotT", pathDotT, func(tr, _ bool) bool { return tr }),
 			z("avx512-bc", pathBC, func(tr, _ bool) bool { return tr }),
+			z("avx512-bcthin", pathBCThin, func(tr, _ bool) bool { return tr }),
 			z("avx512-gram", pathGram, func(tr, g bool) bool { return tr && g }),
 		)
 	}

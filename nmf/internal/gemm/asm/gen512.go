@@ -30,10 +30,19 @@ import (
 // iota16 is the int32 sequence 0..15 (gather indices).
 var iota16 Mem
 
+// rowsIdx holds two VPERMI2PD index vectors: qwords [0 1 8 9 2 3 10 11] and
+// [4 5 12 13 6 7 14 15], the 128-bit lanes L = 0, 1 (then 2, 3) of two
+// tables interleaved.
+var rowsIdx Mem
+
 func gen512() {
 	iota16 = GLOBL("iota16", RODATA|NOPTR)
 	for i := 0; i < 16; i++ {
 		DATA(4*i, U32(uint32(i)))
+	}
+	rowsIdx = GLOBL("rowsidx", RODATA|NOPTR)
+	for i, q := range []uint64{0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15} {
+		DATA(8*i, U64(q))
 	}
 	for _, t := range []typ{f32, f64} {
 		for mr := 1; mr <= 4; mr++ {
@@ -43,6 +52,9 @@ func gen512() {
 		}
 		for nr := 1; nr <= maxBCNR(t); nr++ {
 			bcZ(t, nr)
+		}
+		for nr := 1; nr <= 4; nr++ {
+			bcZT(t, nr)
 		}
 		gatherZ(t)
 		transZ(t)
@@ -436,6 +448,10 @@ func bcZ(t typ, nr int) {
 		}
 	}
 	Label("noadd")
+	if nr <= 4 {
+		TESTQ(U32(2), mode)
+		JNZ(LabelRef("final4"))
+	}
 	for j := 0; j < nr; j++ {
 		for v := 0; v < 2; v++ {
 			t.movu(acc[j][v], Mem{Base: ct, Disp: (2*j + v) * 64})
@@ -445,6 +461,18 @@ func bcZ(t typ, nr int) {
 	JNZ(LabelRef("final"))
 	VZEROUPPER()
 	RET()
+
+	if nr <= 4 {
+		// Narrow tiles are transposed from the accumulators.
+		Label("final4")
+		c := Load(Param("c"), GP64())
+		ldc := Load(Param("ldc"), GP64())
+		SHLQ(U8(t.shift), ldc)
+		storeNarrow(t, nr, acc, c, ldc, rows, "end4")
+		Label("end4")
+		VZEROUPPER()
+		RET()
+	}
 
 	// The final tile goes through ct: transposing it in registers while all
 	// accumulators are live would need more than 32 registers.
@@ -487,6 +515,96 @@ func bcZ(t typ, nr int) {
 	Label("end")
 	VZEROUPPER()
 	RET()
+}
+
+// storeNarrow stores the first rows rows of a tile of nr ≤ 4 columns held
+// in acc (acc[j][v]: column j, rows v·VL..) into C at c (row stride ldc in
+// bytes; c is advanced), jumping to end after the last row: each row of C
+// is a group of nr lanes of one of four vectors, stored with a mask at an
+// address shifted back by the group's offset.
+func storeNarrow(t typ, nr int, acc [][2]VecVirtual, c, ldc, rows Register, end string) {
+	cols := func(v int) []VecVirtual {
+		x := make([]VecVirtual, 4)
+		for j := range x {
+			if j < nr {
+				x[j] = acc[j][v]
+			} else {
+				x[j] = acc[0][v]
+			}
+		}
+		return x
+	}
+	// rowVec(v)[r] is the vector and lane group holding row v·vl + r.
+	type loc struct {
+		vec VecVirtual
+		grp int
+	}
+	var locs []loc
+	var masks []Op
+	if t.size == 4 {
+		for g := 0; g < 4; g++ {
+			k := K()
+			r := GP64()
+			MOVQ(U32(((1<<nr)-1)<<(4*g)), r)
+			KMOVW(r.As32(), k)
+			masks = append(masks, k)
+		}
+		for v := 0; v < 2; v++ {
+			x := cols(v)
+			t0, t1, t2, t3 := ZMM(), ZMM(), ZMM(), ZMM()
+			VUNPCKLPS(x[1], x[0], t0) // lane L: c0[4L] c1[4L] c0[4L+1] c1[4L+1]
+			VUNPCKHPS(x[1], x[0], t1) // c0[4L+2] c1[4L+2] c0[4L+3] c1[4L+3]
+			VUNPCKLPS(x[3], x[2], t2)
+			VUNPCKHPS(x[3], x[2], t3)
+			u := [4]VecVirtual{ZMM(), ZMM(), ZMM(), ZMM()}
+			VSHUFPS(U8(0x44), t2, t0, u[0]) // lane L: row 4L
+			VSHUFPS(U8(0xEE), t2, t0, u[1]) // row 4L+1
+			VSHUFPS(U8(0x44), t3, t1, u[2]) // row 4L+2
+			VSHUFPS(U8(0xEE), t3, t1, u[3]) // row 4L+3
+			for r := 0; r < 16; r++ {
+				locs = append(locs, loc{u[r%4], r / 4})
+			}
+		}
+	} else {
+		for g := 0; g < 2; g++ {
+			k := K()
+			r := GP64()
+			MOVQ(U32(((1<<nr)-1)<<(4*g)), r)
+			KMOVW(r.As32(), k)
+			masks = append(masks, k)
+		}
+		for v := 0; v < 2; v++ {
+			x := cols(v)
+			t0, t1, t2, t3 := ZMM(), ZMM(), ZMM(), ZMM()
+			VUNPCKLPD(x[1], x[0], t0) // lane L: c0[2L] c1[2L]
+			VUNPCKHPD(x[1], x[0], t1) // c0[2L+1] c1[2L+1]
+			VUNPCKLPD(x[3], x[2], t2) // c2[2L] c3[2L]
+			VUNPCKHPD(x[3], x[2], t3)
+			// u[e][h]: rows 4h+e (low half) and 4h+e+2 (high half).
+			var u [2][2]VecVirtual
+			for e, pair := range [][2]VecVirtual{{t0, t2}, {t1, t3}} {
+				for h := 0; h < 2; h++ {
+					u[e][h] = ZMM()
+					VMOVDQU64(rowsIdx.Offset(64*h), u[e][h])
+					VPERMI2PD(pair[1], pair[0], u[e][h])
+				}
+			}
+			for r := 0; r < 8; r++ {
+				// Row r = 2L + e lies in lane L of t_e: L = 0, 1 in
+				// u[e][0], L = 2, 3 in u[e][1].
+				L, e := r/2, r%2
+				locs = append(locs, loc{u[e][L/2], L % 2})
+			}
+		}
+	}
+	for row, l := range locs {
+		if row > 0 {
+			CMPQ(rows, U8(row))
+			JLE(LabelRef(end))
+		}
+		movuK(t, l.vec, masks[l.grp], Mem{Base: c, Disp: -l.grp * 4 * t.size})
+		ADDQ(ldc, c)
+	}
 }
 
 // transpose16 transposes the 16x16 float32 matrix whose rows are r.
@@ -712,6 +830,93 @@ func transZ(t typ) {
 	DECQ(nb)
 	JMP(LabelRef("block"))
 	Label("done")
+	VZEROUPPER()
+	RET()
+}
+
+// bcZT generates bcZT{T}_{nr}, nr ≤ 4: C = op(A)·B for thin B (p x nr), with
+// all of p at once and all the tiles of rows of C in one call, so that the
+// per-call costs do not weigh on products as thin as 5,000 x 38 times 38 x 3.
+func bcZT(t typ, nr int) {
+	name := fmt.Sprintf("bcZT%s_%d", t.name, nr)
+	vl := zlanes(t)
+	mrEl := 2 * vl
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, c *%[1]s, ldc int, p int, r int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets the r x %d block of C at c (row stride ldc) to", name, nr),
+		"Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+"+fmt.Sprint(nr)+"], by tiles of "+fmt.Sprint(mrEl)+" rows.",
+		"Nothing past the r entries of each row of A is read. r, p ≥ 1.")
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(t.shift), lda)
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(t.shift), ldb)
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(t.shift), ldc)
+	aT := Load(Param("a"), GP64())
+	cT := Load(Param("c"), GP64())
+	rem := Load(Param("r"), GP64())
+	a, b, n, cw := GP64(), GP64(), GP64(), GP64()
+	k0, k1 := K(), K()
+	acc := make([][2]VecVirtual, nr)
+	for j := range acc {
+		acc[j] = [2]VecVirtual{ZMM(), ZMM()}
+	}
+	a0, a1, tmp := ZMM(), ZMM(), ZMM()
+
+	Label("tile")
+	{
+		r := GP64()
+		MOVQ(U32(vl), r)
+		CMPQ(rem, r)
+		CMOVQLT(rem, r)
+		setMask(r, k0)
+		MOVQ(rem, r)
+		SUBQ(U8(vl), r)
+		z := GP64()
+		XORQ(z, z)
+		CMPQ(r, z)
+		CMOVQLT(z, r)
+		MOVQ(U32(vl), z)
+		CMPQ(r, z)
+		CMOVQGT(z, r)
+		setMask(r, k1)
+	}
+	for j := range acc {
+		zero(acc[j][0])
+		zero(acc[j][1])
+	}
+	MOVQ(aT, a)
+	Load(Param("b"), b)
+	Load(Param("p"), n)
+	Label("step")
+	// The same rows of the next tile, for the next call of the loop.
+	PREFETCHT0(Mem{Base: a, Disp: 128})
+	PREFETCHT0(Mem{Base: a, Disp: 192})
+	movuZ(t, Mem{Base: a}, k0, a0)
+	movuZ(t, Mem{Base: a, Disp: 64}, k1, a1)
+	for j := 0; j < nr; j++ {
+		if t.size == 4 {
+			VBROADCASTSS(Mem{Base: b, Disp: j * 4}, tmp)
+		} else {
+			VBROADCASTSD(Mem{Base: b, Disp: j * 8}, tmp)
+		}
+		t.fma(tmp, a0, acc[j][0])
+		t.fma(tmp, a1, acc[j][1])
+	}
+	ADDQ(lda, a)
+	ADDQ(ldb, b)
+	DECQ(n)
+	JNZ(LabelRef("step"))
+
+	MOVQ(cT, cw)
+	storeNarrow(t, nr, acc, cw, ldc, rem, "next")
+	Label("next")
+	ADDQ(U8(128), aT)
+	MOVQ(ldc, cw)
+	SHLQ(U8(map[int]uint64{16: 5, 8: 4}[vl]), cw) // MR rows of C
+	ADDQ(cw, cT)
+	SUBQ(U8(mrEl), rem)
+	JG(LabelRef("tile"))
 	VZEROUPPER()
 	RET()
 }
