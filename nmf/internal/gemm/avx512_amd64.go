@@ -45,7 +45,7 @@ var (
 
 type kernZ[T Float] struct {
 	vl     int
-	dot    [4][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, pf *T)
+	dot    [4][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, nt int)
 	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int, pf *T, pfs int, pk *T)
 	thin   [4]func(a *T, lda int, b *T, ldb int, c *T, ldc int, p int, r int)
 	gather func(dst *T, ldd int, src *T, lds int, n int, k int)
@@ -54,7 +54,7 @@ type kernZ[T Float] struct {
 
 var kernZ32 = &kernZ[float32]{
 	vl: 16,
-	dot: [4][8]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32){
+	dot: [4][8]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int){
 		{dotZF32_1x1, dotZF32_1x2, dotZF32_1x3, dotZF32_1x4, dotZF32_1x5, dotZF32_1x6, dotZF32_1x7, dotZF32_1x8},
 		{dotZF32_2x1, dotZF32_2x2, dotZF32_2x3, dotZF32_2x4, dotZF32_2x5, dotZF32_2x6, dotZF32_2x7, dotZF32_2x8},
 		{dotZF32_3x1, dotZF32_3x2, dotZF32_3x3, dotZF32_3x4, dotZF32_3x5, dotZF32_3x6, dotZF32_3x7, dotZF32_3x8},
@@ -70,7 +70,7 @@ var kernZ32 = &kernZ[float32]{
 
 var kernZ64 = &kernZ[float64]{
 	vl: 8,
-	dot: [4][8]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64){
+	dot: [4][8]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int){
 		{dotZF64_1x1, dotZF64_1x2, dotZF64_1x3, dotZF64_1x4, dotZF64_1x5, dotZF64_1x6, dotZF64_1x7, dotZF64_1x8},
 		{dotZF64_2x1, dotZF64_2x2, dotZF64_2x3, dotZF64_2x4, dotZF64_2x5, dotZF64_2x6, dotZF64_2x7, dotZF64_2x8},
 		{dotZF64_3x1, dotZF64_3x2, dotZF64_3x3, dotZF64_3x4, dotZF64_3x5, dotZF64_3x6, dotZF64_3x7, dotZF64_3x8},
@@ -305,17 +305,16 @@ func (w *dotZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 			for q := 0; q < w.np; q++ {
 				j0, nr := panelRange(q, w.np, m.k)
 				bp := &w.bt[j0*w.ld+l0]
-				for i := ib; i < ie; i += zDotMR {
-					if w.path == pathGram && j0+nr <= i {
-						continue // below the diagonal
-					}
-					mr := min(zDotMR, ie-i)
-					ap := &a[i*lda+l0]
-					pf := ap
-					if i+zDotMR < ie {
-						pf = &a[(i+zDotMR)*lda+l0]
-					}
-					kn.dot[mr-1][nr-1](ap, lda, bp, w.ld, &c[(i-i0)*ldc+j0], ldc, l1-l0, acc, pf)
+				e := ie
+				if w.path == pathGram {
+					e = min(e, j0+nr) // tiles below the diagonal are skipped
+				}
+				// Whole tiles in one call, then the rest.
+				if nt := (e - ib) / zDotMR; nt > 0 {
+					kn.dot[zDotMR-1][nr-1](&a[ib*lda+l0], lda, bp, w.ld, &c[(ib-i0)*ldc+j0], ldc, l1-l0, acc, nt)
+				}
+				if i := ib + (e-ib)/zDotMR*zDotMR; i < e {
+					kn.dot[e-i-1][nr-1](&a[i*lda+l0], lda, bp, w.ld, &c[(i-i0)*ldc+j0], ldc, l1-l0, acc, 1)
 				}
 			}
 		}

@@ -332,245 +332,275 @@ func packTF64(dst *float64, src *float64, lds int, kc int, ntiles int)
 //go:noescape
 func packNF64(dst *float64, src *float64, lds int, lc int, nl int, ntiles int)
 
-// dotZF32_1x1 sets (acc == 0) or adds to (acc != 0) the 1x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x2 sets (acc == 0) or adds to (acc != 0) the 1x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x3 sets (acc == 0) or adds to (acc != 0) the 1x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x4 sets (acc == 0) or adds to (acc != 0) the 1x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x5 sets (acc == 0) or adds to (acc != 0) the 1x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x6 sets (acc == 0) or adds to (acc != 0) the 1x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x7 sets (acc == 0) or adds to (acc != 0) the 1x7 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_1x8 sets (acc == 0) or adds to (acc != 0) the 1x8 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_1x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF32_1x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_1x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x1 sets (acc == 0) or adds to (acc != 0) the 2x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x2 sets (acc == 0) or adds to (acc != 0) the 2x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x3 sets (acc == 0) or adds to (acc != 0) the 2x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x4 sets (acc == 0) or adds to (acc != 0) the 2x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x5 sets (acc == 0) or adds to (acc != 0) the 2x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x6 sets (acc == 0) or adds to (acc != 0) the 2x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x7 sets (acc == 0) or adds to (acc != 0) the 2x7 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_2x8 sets (acc == 0) or adds to (acc != 0) the 2x8 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_2x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF32_2x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_2x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x1 sets (acc == 0) or adds to (acc != 0) the 3x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x2 sets (acc == 0) or adds to (acc != 0) the 3x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x3 sets (acc == 0) or adds to (acc != 0) the 3x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x4 sets (acc == 0) or adds to (acc != 0) the 3x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x5 sets (acc == 0) or adds to (acc != 0) the 3x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x6 sets (acc == 0) or adds to (acc != 0) the 3x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x7 sets (acc == 0) or adds to (acc != 0) the 3x7 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_3x8 sets (acc == 0) or adds to (acc != 0) the 3x8 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_3x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x1 sets (acc == 0) or adds to (acc != 0) the 4x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_4x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF32_4x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_4x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x2 sets (acc == 0) or adds to (acc != 0) the 4x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_4x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF32_4x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_4x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x3 sets (acc == 0) or adds to (acc != 0) the 4x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_4x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF32_4x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_4x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x4 sets (acc == 0) or adds to (acc != 0) the 4x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_4x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF32_4x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_4x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x5 sets (acc == 0) or adds to (acc != 0) the 4x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_4x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF32_4x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_4x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x6 sets (acc == 0) or adds to (acc != 0) the 4x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF32_4x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF32_4x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+func dotZF32_4x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
 // bcZF32_1 computes the 32x1 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+1]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
@@ -756,245 +786,275 @@ func gatherZF32(dst *float32, ldd int, src *float32, lds int, n int, k int)
 //go:noescape
 func transZF32(dst *float32, ldd int, src *float32, lds int, nb int, k int)
 
-// dotZF64_1x1 sets (acc == 0) or adds to (acc != 0) the 1x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x2 sets (acc == 0) or adds to (acc != 0) the 1x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x3 sets (acc == 0) or adds to (acc != 0) the 1x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x4 sets (acc == 0) or adds to (acc != 0) the 1x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x5 sets (acc == 0) or adds to (acc != 0) the 1x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x6 sets (acc == 0) or adds to (acc != 0) the 1x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x7 sets (acc == 0) or adds to (acc != 0) the 1x7 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_1x8 sets (acc == 0) or adds to (acc != 0) the 1x8 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_1x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
 //
 //go:noescape
-func dotZF64_1x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_1x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x1 sets (acc == 0) or adds to (acc != 0) the 2x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x2 sets (acc == 0) or adds to (acc != 0) the 2x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x3 sets (acc == 0) or adds to (acc != 0) the 2x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x4 sets (acc == 0) or adds to (acc != 0) the 2x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x5 sets (acc == 0) or adds to (acc != 0) the 2x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x6 sets (acc == 0) or adds to (acc != 0) the 2x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x7 sets (acc == 0) or adds to (acc != 0) the 2x7 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_2x8 sets (acc == 0) or adds to (acc != 0) the 2x8 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_2x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
 //
 //go:noescape
-func dotZF64_2x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_2x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x1 sets (acc == 0) or adds to (acc != 0) the 3x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x2 sets (acc == 0) or adds to (acc != 0) the 3x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x3 sets (acc == 0) or adds to (acc != 0) the 3x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x4 sets (acc == 0) or adds to (acc != 0) the 3x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x5 sets (acc == 0) or adds to (acc != 0) the 3x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x6 sets (acc == 0) or adds to (acc != 0) the 3x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x7 sets (acc == 0) or adds to (acc != 0) the 3x7 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_3x8 sets (acc == 0) or adds to (acc != 0) the 3x8 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_3x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
 //
 //go:noescape
-func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_4x1 sets (acc == 0) or adds to (acc != 0) the 4x1 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_4x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF64_4x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_4x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_4x2 sets (acc == 0) or adds to (acc != 0) the 4x2 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_4x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF64_4x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_4x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_4x3 sets (acc == 0) or adds to (acc != 0) the 4x3 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_4x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF64_4x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_4x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_4x4 sets (acc == 0) or adds to (acc != 0) the 4x4 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_4x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF64_4x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_4x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_4x5 sets (acc == 0) or adds to (acc != 0) the 4x5 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_4x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF64_4x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_4x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
-// dotZF64_4x6 sets (acc == 0) or adds to (acc != 0) the 4x6 block of C at c
-// (row stride ldc) the dot products of the n first elements of the rows of A
-// at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing
-// past the n elements is read. The rows at pf (stride lda) are prefetched.
+// dotZF64_4x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (4 rows down).
 //
 //go:noescape
-func dotZF64_4x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+func dotZF64_4x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
 // bcZF64_1 computes the 16x1 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+1]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which

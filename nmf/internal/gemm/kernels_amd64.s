@@ -4582,57 +4582,62 @@ DATA rowsidx<>+112(SB)/8, $0x000000000000000e
 DATA rowsidx<>+120(SB)/8, $0x000000000000000f
 GLOBL rowsidx<>(SB), RODATA|NOPTR, $128
 
-// func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), CX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
-	MOVQ   SI, BX
-	SHRQ   $0x04, BX
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R9
+	MOVQ   n+48(FP), R10
+	SHRQ   $0x04, R10
 
 loop:
-	TESTQ       BX, BX
+	TESTQ       R10, R10
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z1
-	VMOVUPS     (DX), Z2
+	VMOVUPS     (SI), Z1
+	VMOVUPS     (R8), Z2
 	VFMADD231PS Z2, Z1, Z0
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, CX
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        BX
+	DECQ        R10
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, CX
-	SHLXQ       SI, CX, CX
-	DECQ        CX
-	KMOVW       CX, K1
-	VMOVUPS.Z   (AX), K1, Z1
-	VMOVUPS.Z   (DX), K1, Z2
+	MOVQ        $0x00000001, R9
+	SHLXQ       DI, R9, R9
+	DECQ        R9
+	KMOVW       R9, K1
+	VMOVUPS.Z   (SI), K1, Z1
+	VMOVUPS.Z   (R8), K1, Z2
 	VFMADD231PS Z2, Z1, Z0
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
-	MOVQ          $0x00000001, DX
-	KMOVW         DX, K1
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPS     Z31, Z0, Z30
 	VUNPCKLPS     Z31, Z0, Z0
@@ -4645,72 +4650,82 @@ reduce:
 	VADDPS        Y30, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X30
 	VADDPS        X30, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X30
+	VMOVUPS.Z     (DX), K1, X30
 	VADDPS        X30, X0, X0
 
 store_0_0:
-	VMOVUPS X0, K1, (AX)
+	VMOVUPS X0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), CX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	MOVQ   SI, R8
-	SHRQ   $0x04, R8
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z2
-	VMOVUPS     (DX), Z3
+	VMOVUPS     (SI), Z2
+	VMOVUPS     (R8), Z3
 	VFMADD231PS Z3, Z2, Z0
-	VMOVUPS     (DX)(BX*1), Z3
+	VMOVUPS     (R8)(R9*1), Z3
 	VFMADD231PS Z3, Z2, Z1
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, CX
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
 	ADDQ        $0x40, DI
-	DECQ        R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, CX
-	SHLXQ       SI, CX, CX
-	DECQ        CX
-	KMOVW       CX, K1
-	VMOVUPS.Z   (AX), K1, Z2
-	VMOVUPS.Z   (DX), K1, Z3
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (SI), K1, Z2
+	VMOVUPS.Z   (R8), K1, Z3
 	VFMADD231PS Z3, Z2, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z3
+	VMOVUPS.Z   (R8)(R9*1), K1, Z3
 	VFMADD231PS Z3, Z2, Z1
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
-	MOVQ          $0x00000003, DX
-	KMOVW         DX, K1
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -4722,77 +4737,87 @@ reduce:
 	VADDPS        Y31, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X31
 	VADDPS        X31, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X31
+	VMOVUPS.Z     (DX), K1, X31
 	VADDPS        X31, X0, X0
 
 store_0_0:
-	VMOVUPS X0, K1, (AX)
+	VMOVUPS X0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), CX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	MOVQ   SI, R8
-	SHRQ   $0x04, R8
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z3
-	VMOVUPS     (DX), Z4
+	VMOVUPS     (SI), Z3
+	VMOVUPS     (R8), Z4
 	VFMADD231PS Z4, Z3, Z0
-	VMOVUPS     (DX)(BX*1), Z4
+	VMOVUPS     (R8)(R9*1), Z4
 	VFMADD231PS Z4, Z3, Z1
-	VMOVUPS     (DX)(BX*2), Z4
+	VMOVUPS     (R8)(R9*2), Z4
 	VFMADD231PS Z4, Z3, Z2
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, CX
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
 	ADDQ        $0x40, DI
-	DECQ        R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, CX
-	SHLXQ       SI, CX, CX
-	DECQ        CX
-	KMOVW       CX, K1
-	VMOVUPS.Z   (AX), K1, Z3
-	VMOVUPS.Z   (DX), K1, Z4
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (SI), K1, Z3
+	VMOVUPS.Z   (R8), K1, Z4
 	VFMADD231PS Z4, Z3, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z4
+	VMOVUPS.Z   (R8)(R9*1), K1, Z4
 	VFMADD231PS Z4, Z3, Z1
-	VMOVUPS.Z   (DX)(BX*2), K1, Z4
+	VMOVUPS.Z   (R8)(R9*2), K1, Z4
 	VFMADD231PS Z4, Z3, Z2
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
-	MOVQ          $0x00000007, DX
-	KMOVW         DX, K1
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -4807,80 +4832,90 @@ reduce:
 	VADDPS        Y1, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X1
+	VMOVUPS.Z     (DX), K1, X1
 	VADDPS        X1, X0, X0
 
 store_0_0:
-	VMOVUPS X0, K1, (AX)
+	VMOVUPS X0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z4
-	VMOVUPS     (DX), Z5
+	VMOVUPS     (SI), Z4
+	VMOVUPS     (R8), Z5
 	VFMADD231PS Z5, Z4, Z0
-	VMOVUPS     (DX)(BX*1), Z5
+	VMOVUPS     (R8)(R9*1), Z5
 	VFMADD231PS Z5, Z4, Z1
-	VMOVUPS     (DX)(BX*2), Z5
+	VMOVUPS     (R8)(R9*2), Z5
 	VFMADD231PS Z5, Z4, Z2
-	VMOVUPS     (DX)(CX*1), Z5
+	VMOVUPS     (R8)(R10*1), Z5
 	VFMADD231PS Z5, Z4, Z3
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z4
-	VMOVUPS.Z   (DX), K1, Z5
+	MOVQ        $0x00000001, R11
+	SHLXQ       DI, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (SI), K1, Z4
+	VMOVUPS.Z   (R8), K1, Z5
 	VFMADD231PS Z5, Z4, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z5
+	VMOVUPS.Z   (R8)(R9*1), K1, Z5
 	VFMADD231PS Z5, Z4, Z1
-	VMOVUPS.Z   (DX)(BX*2), K1, Z5
+	VMOVUPS.Z   (R8)(R9*2), K1, Z5
 	VFMADD231PS Z5, Z4, Z2
-	VMOVUPS.Z   (DX)(CX*1), K1, Z5
+	VMOVUPS.Z   (R8)(R10*1), K1, Z5
 	VFMADD231PS Z5, Z4, Z3
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -4894,84 +4929,94 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (DX), X0, X0
 
 store_0_0:
-	VMOVUPS X0, (AX)
+	VMOVUPS X0, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z5
-	VMOVUPS     (DX), Z6
-	VFMADD231PS Z6, Z5, Z0
-	VMOVUPS     (DX)(BX*1), Z6
-	VFMADD231PS Z6, Z5, Z1
-	VMOVUPS     (DX)(BX*2), Z6
-	VFMADD231PS Z6, Z5, Z2
-	VMOVUPS     (DX)(CX*1), Z6
-	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS     (SI), Z5
 	VMOVUPS     (R8), Z6
+	VFMADD231PS Z6, Z5, Z0
+	VMOVUPS     (R8)(R9*1), Z6
+	VFMADD231PS Z6, Z5, Z1
+	VMOVUPS     (R8)(R9*2), Z6
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS     (R8)(R10*1), Z6
+	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS     (R11), Z6
 	VFMADD231PS Z6, Z5, Z4
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z5
-	VMOVUPS.Z   (DX), K1, Z6
-	VFMADD231PS Z6, Z5, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z6
-	VFMADD231PS Z6, Z5, Z1
-	VMOVUPS.Z   (DX)(BX*2), K1, Z6
-	VFMADD231PS Z6, Z5, Z2
-	VMOVUPS.Z   (DX)(CX*1), K1, Z6
-	VFMADD231PS Z6, Z5, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z5
 	VMOVUPS.Z   (R8), K1, Z6
+	VFMADD231PS Z6, Z5, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z6
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS.Z   (R11), K1, Z6
 	VFMADD231PS Z6, Z5, Z4
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -4985,14 +5030,14 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (DX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
-	MOVQ          $0x00000001, DX
-	KMOVW         DX, K1
+	VMOVUPS       X0, (DX)
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPS     Z0, Z4, Z3
 	VUNPCKLPS     Z0, Z4, Z4
@@ -5005,90 +5050,100 @@ store_0_0:
 	VADDPS        Y3, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X3
 	VADDPS        X3, X4, X4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X3
+	VMOVUPS.Z     16(DX), K1, X3
 	VADDPS        X3, X4, X4
 
 store_4_0:
-	VMOVUPS X4, K1, 16(AX)
+	VMOVUPS X4, K1, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z6
-	VMOVUPS     (DX), Z7
-	VFMADD231PS Z7, Z6, Z0
-	VMOVUPS     (DX)(BX*1), Z7
-	VFMADD231PS Z7, Z6, Z1
-	VMOVUPS     (DX)(BX*2), Z7
-	VFMADD231PS Z7, Z6, Z2
-	VMOVUPS     (DX)(CX*1), Z7
-	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS     (SI), Z6
 	VMOVUPS     (R8), Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS     (R8)(R9*1), Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS     (R8)(R9*2), Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS     (R8)(R10*1), Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS     (R11), Z7
 	VFMADD231PS Z7, Z6, Z4
-	VMOVUPS     (R8)(BX*1), Z7
+	VMOVUPS     (R11)(R9*1), Z7
 	VFMADD231PS Z7, Z6, Z5
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z6
-	VMOVUPS.Z   (DX), K1, Z7
-	VFMADD231PS Z7, Z6, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z7
-	VFMADD231PS Z7, Z6, Z1
-	VMOVUPS.Z   (DX)(BX*2), K1, Z7
-	VFMADD231PS Z7, Z6, Z2
-	VMOVUPS.Z   (DX)(CX*1), K1, Z7
-	VFMADD231PS Z7, Z6, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z6
 	VMOVUPS.Z   (R8), K1, Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS.Z   (R11), K1, Z7
 	VFMADD231PS Z7, Z6, Z4
-	VMOVUPS.Z   (R8)(BX*1), K1, Z7
+	VMOVUPS.Z   (R11)(R9*1), K1, Z7
 	VFMADD231PS Z7, Z6, Z5
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5102,14 +5157,14 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (DX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
-	MOVQ          $0x00000003, DX
-	KMOVW         DX, K1
+	VMOVUPS       X0, (DX)
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
 	VUNPCKHPS     Z5, Z4, Z0
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
@@ -5121,30 +5176,33 @@ store_0_0:
 	VADDPS        Y0, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X0
 	VADDPS        X0, X4, X4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X0
+	VMOVUPS.Z     16(DX), K1, X0
 	VADDPS        X0, X4, X4
 
 store_4_0:
-	VMOVUPS X4, K1, 16(AX)
+	VMOVUPS X4, K1, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x7(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -5152,64 +5210,71 @@ TEXT ·dotZF32_1x7(SB), NOSPLIT, $0-72
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z7
-	VMOVUPS     (DX), Z8
-	VFMADD231PS Z8, Z7, Z0
-	VMOVUPS     (DX)(BX*1), Z8
-	VFMADD231PS Z8, Z7, Z1
-	VMOVUPS     (DX)(BX*2), Z8
-	VFMADD231PS Z8, Z7, Z2
-	VMOVUPS     (DX)(CX*1), Z8
-	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS     (SI), Z7
 	VMOVUPS     (R8), Z8
+	VFMADD231PS Z8, Z7, Z0
+	VMOVUPS     (R8)(R9*1), Z8
+	VFMADD231PS Z8, Z7, Z1
+	VMOVUPS     (R8)(R9*2), Z8
+	VFMADD231PS Z8, Z7, Z2
+	VMOVUPS     (R8)(R10*1), Z8
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS     (R11), Z8
 	VFMADD231PS Z8, Z7, Z4
-	VMOVUPS     (R8)(BX*1), Z8
+	VMOVUPS     (R11)(R9*1), Z8
 	VFMADD231PS Z8, Z7, Z5
-	VMOVUPS     (R8)(BX*2), Z8
+	VMOVUPS     (R11)(R9*2), Z8
 	VFMADD231PS Z8, Z7, Z6
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z7
-	VMOVUPS.Z   (DX), K1, Z8
-	VFMADD231PS Z8, Z7, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z8
-	VFMADD231PS Z8, Z7, Z1
-	VMOVUPS.Z   (DX)(BX*2), K1, Z8
-	VFMADD231PS Z8, Z7, Z2
-	VMOVUPS.Z   (DX)(CX*1), K1, Z8
-	VFMADD231PS Z8, Z7, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z7
 	VMOVUPS.Z   (R8), K1, Z8
+	VFMADD231PS Z8, Z7, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z8
+	VFMADD231PS Z8, Z7, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z8
+	VFMADD231PS Z8, Z7, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z8
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS.Z   (R11), K1, Z8
 	VFMADD231PS Z8, Z7, Z4
-	VMOVUPS.Z   (R8)(BX*1), K1, Z8
+	VMOVUPS.Z   (R11)(R9*1), K1, Z8
 	VFMADD231PS Z8, Z7, Z5
-	VMOVUPS.Z   (R8)(BX*2), K1, Z8
+	VMOVUPS.Z   (R11)(R9*2), K1, Z8
 	VFMADD231PS Z8, Z7, Z6
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5223,14 +5288,14 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (DX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
-	MOVQ          $0x00000007, DX
-	KMOVW         DX, K1
+	VMOVUPS       X0, (DX)
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
 	VUNPCKHPS     Z5, Z4, Z0
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
@@ -5245,30 +5310,33 @@ store_0_0:
 	VADDPS        Y5, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X5
 	VADDPS        X5, X4, X4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X5
+	VMOVUPS.Z     16(DX), K1, X5
 	VADDPS        X5, X4, X4
 
 store_4_0:
-	VMOVUPS X4, K1, 16(AX)
+	VMOVUPS X4, K1, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_1x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_1x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_1x8(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -5277,68 +5345,75 @@ TEXT ·dotZF32_1x8(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPS     (AX), Z8
-	VMOVUPS     (DX), Z9
-	VFMADD231PS Z9, Z8, Z0
-	VMOVUPS     (DX)(BX*1), Z9
-	VFMADD231PS Z9, Z8, Z1
-	VMOVUPS     (DX)(BX*2), Z9
-	VFMADD231PS Z9, Z8, Z2
-	VMOVUPS     (DX)(CX*1), Z9
-	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS     (SI), Z8
 	VMOVUPS     (R8), Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS     (R8)(R9*1), Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS     (R8)(R9*2), Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS     (R8)(R10*1), Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS     (R11), Z9
 	VFMADD231PS Z9, Z8, Z4
-	VMOVUPS     (R8)(BX*1), Z9
+	VMOVUPS     (R11)(R9*1), Z9
 	VFMADD231PS Z9, Z8, Z5
-	VMOVUPS     (R8)(BX*2), Z9
+	VMOVUPS     (R11)(R9*2), Z9
 	VFMADD231PS Z9, Z8, Z6
-	VMOVUPS     (R8)(CX*1), Z9
+	VMOVUPS     (R11)(R10*1), Z9
 	VFMADD231PS Z9, Z8, Z7
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z8
-	VMOVUPS.Z   (DX), K1, Z9
-	VFMADD231PS Z9, Z8, Z0
-	VMOVUPS.Z   (DX)(BX*1), K1, Z9
-	VFMADD231PS Z9, Z8, Z1
-	VMOVUPS.Z   (DX)(BX*2), K1, Z9
-	VFMADD231PS Z9, Z8, Z2
-	VMOVUPS.Z   (DX)(CX*1), K1, Z9
-	VFMADD231PS Z9, Z8, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z8
 	VMOVUPS.Z   (R8), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS.Z   (R11), K1, Z9
 	VFMADD231PS Z9, Z8, Z4
-	VMOVUPS.Z   (R8)(BX*1), K1, Z9
+	VMOVUPS.Z   (R11)(R9*1), K1, Z9
 	VFMADD231PS Z9, Z8, Z5
-	VMOVUPS.Z   (R8)(BX*2), K1, Z9
+	VMOVUPS.Z   (R11)(R9*2), K1, Z9
 	VFMADD231PS Z9, Z8, Z6
-	VMOVUPS.Z   (R8)(CX*1), K1, Z9
+	VMOVUPS.Z   (R11)(R10*1), K1, Z9
 	VFMADD231PS Z9, Z8, Z7
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5352,12 +5427,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (DX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (DX)
 	VUNPCKHPS     Z5, Z4, Z0
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
@@ -5371,72 +5446,82 @@ store_0_0:
 	VADDPS        Y7, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X7
 	VADDPS        X7, X4, X4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VADDPS        16(AX), X4, X4
+	VADDPS        16(DX), X4, X4
 
 store_4_0:
-	VMOVUPS X4, 16(AX)
+	VMOVUPS X4, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), BX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	MOVQ   SI, R8
-	SHRQ   $0x04, R8
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z2
-	VMOVUPS     (AX)(CX*1), Z3
-	VMOVUPS     (DX), Z4
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z2
+	VMOVUPS     (DI)(AX*1), Z3
+	VMOVUPS     (R9), Z4
 	VFMADD231PS Z4, Z2, Z0
 	VFMADD231PS Z4, Z3, Z1
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, BX
 	ADDQ        $0x40, DI
-	DECQ        R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, BX
-	SHLXQ       SI, BX, BX
-	DECQ        BX
-	KMOVW       BX, K1
-	VMOVUPS.Z   (AX), K1, Z2
-	VMOVUPS.Z   (AX)(CX*1), K1, Z3
-	VMOVUPS.Z   (DX), K1, Z4
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (DI), K1, Z2
+	VMOVUPS.Z   (DI)(AX*1), K1, Z3
+	VMOVUPS.Z   (R9), K1, Z4
 	VFMADD231PS Z4, Z2, Z0
 	VFMADD231PS Z4, Z3, Z1
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPS     Z31, Z0, Z30
 	VUNPCKLPS     Z31, Z0, Z0
@@ -5449,13 +5534,13 @@ reduce:
 	VADDPS        Y30, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X30
 	VADDPS        X30, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X30
+	VMOVUPS.Z     (BX), K1, X30
 	VADDPS        X30, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (BX)
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPS     Z0, Z1, Z30
 	VUNPCKLPS     Z0, Z1, Z1
@@ -5468,81 +5553,91 @@ store_0_0:
 	VADDPS        Y30, Y1, Y1
 	VEXTRACTF32X4 $0x01, Y1, X30
 	VADDPS        X30, X1, X1
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X30
+	VMOVUPS.Z     (BX)(DI*1), K1, X30
 	VADDPS        X30, X1, X1
 
 store_0_1:
-	VMOVUPS X1, K1, (AX)(CX*1)
+	VMOVUPS X1, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z4
-	VMOVUPS     (AX)(CX*1), Z5
-	VMOVUPS     (DX), Z6
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z4
+	VMOVUPS     (DI)(AX*1), Z5
+	VMOVUPS     (R9), Z6
 	VFMADD231PS Z6, Z4, Z0
 	VFMADD231PS Z6, Z5, Z2
-	VMOVUPS     (DX)(BX*1), Z6
+	VMOVUPS     (R9)(R10*1), Z6
 	VFMADD231PS Z6, Z4, Z1
 	VFMADD231PS Z6, Z5, Z3
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z4
-	VMOVUPS.Z   (AX)(CX*1), K1, Z5
-	VMOVUPS.Z   (DX), K1, Z6
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMOVUPS.Z   (DI)(AX*1), K1, Z5
+	VMOVUPS.Z   (R9), K1, Z6
 	VFMADD231PS Z6, Z4, Z0
 	VFMADD231PS Z6, Z5, Z2
-	VMOVUPS.Z   (DX)(BX*1), K1, Z6
+	VMOVUPS.Z   (R9)(R10*1), K1, Z6
 	VFMADD231PS Z6, Z4, Z1
 	VFMADD231PS Z6, Z5, Z3
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5554,13 +5649,13 @@ reduce:
 	VADDPS        Y31, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X31
 	VADDPS        X31, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X31
+	VMOVUPS.Z     (BX), K1, X31
 	VADDPS        X31, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (BX)
 	VUNPCKHPS     Z3, Z2, Z0
 	VUNPCKLPS     Z3, Z2, Z2
 	VADDPS        Z0, Z2, Z2
@@ -5572,89 +5667,99 @@ store_0_0:
 	VADDPS        Y0, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X0
 	VADDPS        X0, X2, X2
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X0
+	VMOVUPS.Z     (BX)(DI*1), K1, X0
 	VADDPS        X0, X2, X2
 
 store_0_1:
-	VMOVUPS X2, K1, (AX)(CX*1)
+	VMOVUPS X2, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z6
-	VMOVUPS     (AX)(CX*1), Z7
-	VMOVUPS     (DX), Z8
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z6
+	VMOVUPS     (DI)(AX*1), Z7
+	VMOVUPS     (R9), Z8
 	VFMADD231PS Z8, Z6, Z0
 	VFMADD231PS Z8, Z7, Z3
-	VMOVUPS     (DX)(BX*1), Z8
+	VMOVUPS     (R9)(R10*1), Z8
 	VFMADD231PS Z8, Z6, Z1
 	VFMADD231PS Z8, Z7, Z4
-	VMOVUPS     (DX)(BX*2), Z8
+	VMOVUPS     (R9)(R10*2), Z8
 	VFMADD231PS Z8, Z6, Z2
 	VFMADD231PS Z8, Z7, Z5
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z6
-	VMOVUPS.Z   (AX)(CX*1), K1, Z7
-	VMOVUPS.Z   (DX), K1, Z8
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z6
+	VMOVUPS.Z   (DI)(AX*1), K1, Z7
+	VMOVUPS.Z   (R9), K1, Z8
 	VFMADD231PS Z8, Z6, Z0
 	VFMADD231PS Z8, Z7, Z3
-	VMOVUPS.Z   (DX)(BX*1), K1, Z8
+	VMOVUPS.Z   (R9)(R10*1), K1, Z8
 	VFMADD231PS Z8, Z6, Z1
 	VFMADD231PS Z8, Z7, Z4
-	VMOVUPS.Z   (DX)(BX*2), K1, Z8
+	VMOVUPS.Z   (R9)(R10*2), K1, Z8
 	VFMADD231PS Z8, Z6, Z2
 	VFMADD231PS Z8, Z7, Z5
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5669,13 +5774,13 @@ reduce:
 	VADDPS        Y1, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X1
+	VMOVUPS.Z     (BX), K1, X1
 	VADDPS        X1, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (BX)
 	VUNPCKHPS     Z4, Z3, Z0
 	VUNPCKLPS     Z4, Z3, Z3
 	VADDPS        Z0, Z3, Z3
@@ -5690,30 +5795,33 @@ store_0_0:
 	VADDPS        Y4, Y3, Y3
 	VEXTRACTF32X4 $0x01, Y3, X4
 	VADDPS        X4, X3, X3
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X4
+	VMOVUPS.Z     (BX)(DI*1), K1, X4
 	VADDPS        X4, X3, X3
 
 store_0_1:
-	VMOVUPS X3, K1, (AX)(CX*1)
+	VMOVUPS X3, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -5722,63 +5830,70 @@ TEXT ·dotZF32_2x4(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z8
-	VMOVUPS     (AX)(CX*1), Z9
-	VMOVUPS     (DX), Z10
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z8
+	VMOVUPS     (DI)(AX*1), Z9
+	VMOVUPS     (R9), Z10
 	VFMADD231PS Z10, Z8, Z0
 	VFMADD231PS Z10, Z9, Z4
-	VMOVUPS     (DX)(BX*1), Z10
+	VMOVUPS     (R9)(R10*1), Z10
 	VFMADD231PS Z10, Z8, Z1
 	VFMADD231PS Z10, Z9, Z5
-	VMOVUPS     (DX)(BX*2), Z10
+	VMOVUPS     (R9)(R10*2), Z10
 	VFMADD231PS Z10, Z8, Z2
 	VFMADD231PS Z10, Z9, Z6
-	VMOVUPS     (DX)(R8*1), Z10
+	VMOVUPS     (R9)(R11*1), Z10
 	VFMADD231PS Z10, Z8, Z3
 	VFMADD231PS Z10, Z9, Z7
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z8
-	VMOVUPS.Z   (AX)(CX*1), K1, Z9
-	VMOVUPS.Z   (DX), K1, Z10
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (DI), K1, Z8
+	VMOVUPS.Z   (DI)(AX*1), K1, Z9
+	VMOVUPS.Z   (R9), K1, Z10
 	VFMADD231PS Z10, Z8, Z0
 	VFMADD231PS Z10, Z9, Z4
-	VMOVUPS.Z   (DX)(BX*1), K1, Z10
+	VMOVUPS.Z   (R9)(R10*1), K1, Z10
 	VFMADD231PS Z10, Z8, Z1
 	VFMADD231PS Z10, Z9, Z5
-	VMOVUPS.Z   (DX)(BX*2), K1, Z10
+	VMOVUPS.Z   (R9)(R10*2), K1, Z10
 	VFMADD231PS Z10, Z8, Z2
 	VFMADD231PS Z10, Z9, Z6
-	VMOVUPS.Z   (DX)(R8*1), K1, Z10
+	VMOVUPS.Z   (R9)(R11*1), K1, Z10
 	VFMADD231PS Z10, Z8, Z3
 	VFMADD231PS Z10, Z9, Z7
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5792,12 +5907,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z5, Z4, Z0
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
@@ -5811,29 +5926,32 @@ store_0_0:
 	VADDPS        Y7, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X7
 	VADDPS        X7, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X4, X4
+	VADDPS        (BX)(DI*1), X4, X4
 
 store_0_1:
-	VMOVUPS X4, (AX)(CX*1)
+	VMOVUPS X4, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -5844,69 +5962,76 @@ TEXT ·dotZF32_2x5(SB), NOSPLIT, $0-72
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z10
-	VMOVUPS     (AX)(CX*1), Z11
-	VMOVUPS     (DX), Z12
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z10
+	VMOVUPS     (DI)(AX*1), Z11
+	VMOVUPS     (R9), Z12
 	VFMADD231PS Z12, Z10, Z0
 	VFMADD231PS Z12, Z11, Z5
-	VMOVUPS     (DX)(BX*1), Z12
+	VMOVUPS     (R9)(R10*1), Z12
 	VFMADD231PS Z12, Z10, Z1
 	VFMADD231PS Z12, Z11, Z6
-	VMOVUPS     (DX)(BX*2), Z12
+	VMOVUPS     (R9)(R10*2), Z12
 	VFMADD231PS Z12, Z10, Z2
 	VFMADD231PS Z12, Z11, Z7
-	VMOVUPS     (DX)(R8*1), Z12
+	VMOVUPS     (R9)(R11*1), Z12
 	VFMADD231PS Z12, Z10, Z3
 	VFMADD231PS Z12, Z11, Z8
-	VMOVUPS     (R9), Z12
+	VMOVUPS     (R12), Z12
 	VFMADD231PS Z12, Z10, Z4
 	VFMADD231PS Z12, Z11, Z9
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z10
-	VMOVUPS.Z   (AX)(CX*1), K1, Z11
-	VMOVUPS.Z   (DX), K1, Z12
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z10
+	VMOVUPS.Z   (DI)(AX*1), K1, Z11
+	VMOVUPS.Z   (R9), K1, Z12
 	VFMADD231PS Z12, Z10, Z0
 	VFMADD231PS Z12, Z11, Z5
-	VMOVUPS.Z   (DX)(BX*1), K1, Z12
+	VMOVUPS.Z   (R9)(R10*1), K1, Z12
 	VFMADD231PS Z12, Z10, Z1
 	VFMADD231PS Z12, Z11, Z6
-	VMOVUPS.Z   (DX)(BX*2), K1, Z12
+	VMOVUPS.Z   (R9)(R10*2), K1, Z12
 	VFMADD231PS Z12, Z10, Z2
 	VFMADD231PS Z12, Z11, Z7
-	VMOVUPS.Z   (DX)(R8*1), K1, Z12
+	VMOVUPS.Z   (R9)(R11*1), K1, Z12
 	VFMADD231PS Z12, Z10, Z3
 	VFMADD231PS Z12, Z11, Z8
-	VMOVUPS.Z   (R9), K1, Z12
+	VMOVUPS.Z   (R12), K1, Z12
 	VFMADD231PS Z12, Z10, Z4
 	VFMADD231PS Z12, Z11, Z9
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -5920,12 +6045,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z6, Z5, Z0
 	VUNPCKLPS     Z6, Z5, Z5
 	VADDPS        Z0, Z5, Z5
@@ -5939,14 +6064,14 @@ store_0_0:
 	VADDPS        Y8, Y5, Y5
 	VEXTRACTF32X4 $0x01, Y5, X8
 	VADDPS        X8, X5, X5
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X5, X5
+	VADDPS        (BX)(DI*1), X5, X5
 
 store_0_1:
-	VMOVUPS       X5, (AX)(CX*1)
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	VMOVUPS       X5, (BX)(DI*1)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z5, Z5, Z5
 	VUNPCKHPS     Z5, Z4, Z8
 	VUNPCKLPS     Z5, Z4, Z4
@@ -5959,13 +6084,13 @@ store_0_1:
 	VADDPS        Y8, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X8
 	VADDPS        X8, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X8
+	VMOVUPS.Z     16(BX), K1, X8
 	VADDPS        X8, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(BX)
 	VPXORD        Z4, Z4, Z4
 	VUNPCKHPS     Z4, Z9, Z8
 	VUNPCKLPS     Z4, Z9, Z9
@@ -5978,30 +6103,33 @@ store_4_0:
 	VADDPS        Y8, Y9, Y9
 	VEXTRACTF32X4 $0x01, Y9, X8
 	VADDPS        X8, X9, X9
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X8
+	VMOVUPS.Z     16(BX)(DI*1), K1, X8
 	VADDPS        X8, X9, X9
 
 store_4_1:
-	VMOVUPS X9, K1, 16(AX)(CX*1)
+	VMOVUPS X9, K1, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6014,75 +6142,82 @@ TEXT ·dotZF32_2x6(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z12
-	VMOVUPS     (AX)(CX*1), Z13
-	VMOVUPS     (DX), Z14
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z12
+	VMOVUPS     (DI)(AX*1), Z13
+	VMOVUPS     (R9), Z14
 	VFMADD231PS Z14, Z12, Z0
 	VFMADD231PS Z14, Z13, Z6
-	VMOVUPS     (DX)(BX*1), Z14
+	VMOVUPS     (R9)(R10*1), Z14
 	VFMADD231PS Z14, Z12, Z1
 	VFMADD231PS Z14, Z13, Z7
-	VMOVUPS     (DX)(BX*2), Z14
+	VMOVUPS     (R9)(R10*2), Z14
 	VFMADD231PS Z14, Z12, Z2
 	VFMADD231PS Z14, Z13, Z8
-	VMOVUPS     (DX)(R8*1), Z14
+	VMOVUPS     (R9)(R11*1), Z14
 	VFMADD231PS Z14, Z12, Z3
 	VFMADD231PS Z14, Z13, Z9
-	VMOVUPS     (R9), Z14
+	VMOVUPS     (R12), Z14
 	VFMADD231PS Z14, Z12, Z4
 	VFMADD231PS Z14, Z13, Z10
-	VMOVUPS     (R9)(BX*1), Z14
+	VMOVUPS     (R12)(R10*1), Z14
 	VFMADD231PS Z14, Z12, Z5
 	VFMADD231PS Z14, Z13, Z11
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z12
-	VMOVUPS.Z   (AX)(CX*1), K1, Z13
-	VMOVUPS.Z   (DX), K1, Z14
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z12
+	VMOVUPS.Z   (DI)(AX*1), K1, Z13
+	VMOVUPS.Z   (R9), K1, Z14
 	VFMADD231PS Z14, Z12, Z0
 	VFMADD231PS Z14, Z13, Z6
-	VMOVUPS.Z   (DX)(BX*1), K1, Z14
+	VMOVUPS.Z   (R9)(R10*1), K1, Z14
 	VFMADD231PS Z14, Z12, Z1
 	VFMADD231PS Z14, Z13, Z7
-	VMOVUPS.Z   (DX)(BX*2), K1, Z14
+	VMOVUPS.Z   (R9)(R10*2), K1, Z14
 	VFMADD231PS Z14, Z12, Z2
 	VFMADD231PS Z14, Z13, Z8
-	VMOVUPS.Z   (DX)(R8*1), K1, Z14
+	VMOVUPS.Z   (R9)(R11*1), K1, Z14
 	VFMADD231PS Z14, Z12, Z3
 	VFMADD231PS Z14, Z13, Z9
-	VMOVUPS.Z   (R9), K1, Z14
+	VMOVUPS.Z   (R12), K1, Z14
 	VFMADD231PS Z14, Z12, Z4
 	VFMADD231PS Z14, Z13, Z10
-	VMOVUPS.Z   (R9)(BX*1), K1, Z14
+	VMOVUPS.Z   (R12)(R10*1), K1, Z14
 	VFMADD231PS Z14, Z12, Z5
 	VFMADD231PS Z14, Z13, Z11
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -6096,12 +6231,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z7, Z6, Z0
 	VUNPCKLPS     Z7, Z6, Z6
 	VADDPS        Z0, Z6, Z6
@@ -6115,14 +6250,14 @@ store_0_0:
 	VADDPS        Y9, Y6, Y6
 	VEXTRACTF32X4 $0x01, Y6, X9
 	VADDPS        X9, X6, X6
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X6, X6
+	VADDPS        (BX)(DI*1), X6, X6
 
 store_0_1:
-	VMOVUPS       X6, (AX)(CX*1)
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	VMOVUPS       X6, (BX)(DI*1)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z5, Z4, Z6
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z6, Z4, Z4
@@ -6134,13 +6269,13 @@ store_0_1:
 	VADDPS        Y6, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X6
 	VADDPS        X6, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X6
+	VMOVUPS.Z     16(BX), K1, X6
 	VADDPS        X6, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(BX)
 	VUNPCKHPS     Z11, Z10, Z4
 	VUNPCKLPS     Z11, Z10, Z10
 	VADDPS        Z4, Z10, Z10
@@ -6152,30 +6287,33 @@ store_4_0:
 	VADDPS        Y4, Y10, Y10
 	VEXTRACTF32X4 $0x01, Y10, X4
 	VADDPS        X4, X10, X10
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X4
+	VMOVUPS.Z     16(BX)(DI*1), K1, X4
 	VADDPS        X4, X10, X10
 
 store_4_1:
-	VMOVUPS X10, K1, 16(AX)(CX*1)
+	VMOVUPS X10, K1, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x7(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6190,81 +6328,88 @@ TEXT ·dotZF32_2x7(SB), NOSPLIT, $0-72
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z14
-	VMOVUPS     (AX)(CX*1), Z15
-	VMOVUPS     (DX), Z16
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z14
+	VMOVUPS     (DI)(AX*1), Z15
+	VMOVUPS     (R9), Z16
 	VFMADD231PS Z16, Z14, Z0
 	VFMADD231PS Z16, Z15, Z7
-	VMOVUPS     (DX)(BX*1), Z16
+	VMOVUPS     (R9)(R10*1), Z16
 	VFMADD231PS Z16, Z14, Z1
 	VFMADD231PS Z16, Z15, Z8
-	VMOVUPS     (DX)(BX*2), Z16
+	VMOVUPS     (R9)(R10*2), Z16
 	VFMADD231PS Z16, Z14, Z2
 	VFMADD231PS Z16, Z15, Z9
-	VMOVUPS     (DX)(R8*1), Z16
+	VMOVUPS     (R9)(R11*1), Z16
 	VFMADD231PS Z16, Z14, Z3
 	VFMADD231PS Z16, Z15, Z10
-	VMOVUPS     (R9), Z16
+	VMOVUPS     (R12), Z16
 	VFMADD231PS Z16, Z14, Z4
 	VFMADD231PS Z16, Z15, Z11
-	VMOVUPS     (R9)(BX*1), Z16
+	VMOVUPS     (R12)(R10*1), Z16
 	VFMADD231PS Z16, Z14, Z5
 	VFMADD231PS Z16, Z15, Z12
-	VMOVUPS     (R9)(BX*2), Z16
+	VMOVUPS     (R12)(R10*2), Z16
 	VFMADD231PS Z16, Z14, Z6
 	VFMADD231PS Z16, Z15, Z13
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z14
-	VMOVUPS.Z   (AX)(CX*1), K1, Z15
-	VMOVUPS.Z   (DX), K1, Z16
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z14
+	VMOVUPS.Z   (DI)(AX*1), K1, Z15
+	VMOVUPS.Z   (R9), K1, Z16
 	VFMADD231PS Z16, Z14, Z0
 	VFMADD231PS Z16, Z15, Z7
-	VMOVUPS.Z   (DX)(BX*1), K1, Z16
+	VMOVUPS.Z   (R9)(R10*1), K1, Z16
 	VFMADD231PS Z16, Z14, Z1
 	VFMADD231PS Z16, Z15, Z8
-	VMOVUPS.Z   (DX)(BX*2), K1, Z16
+	VMOVUPS.Z   (R9)(R10*2), K1, Z16
 	VFMADD231PS Z16, Z14, Z2
 	VFMADD231PS Z16, Z15, Z9
-	VMOVUPS.Z   (DX)(R8*1), K1, Z16
+	VMOVUPS.Z   (R9)(R11*1), K1, Z16
 	VFMADD231PS Z16, Z14, Z3
 	VFMADD231PS Z16, Z15, Z10
-	VMOVUPS.Z   (R9), K1, Z16
+	VMOVUPS.Z   (R12), K1, Z16
 	VFMADD231PS Z16, Z14, Z4
 	VFMADD231PS Z16, Z15, Z11
-	VMOVUPS.Z   (R9)(BX*1), K1, Z16
+	VMOVUPS.Z   (R12)(R10*1), K1, Z16
 	VFMADD231PS Z16, Z14, Z5
 	VFMADD231PS Z16, Z15, Z12
-	VMOVUPS.Z   (R9)(BX*2), K1, Z16
+	VMOVUPS.Z   (R12)(R10*2), K1, Z16
 	VFMADD231PS Z16, Z14, Z6
 	VFMADD231PS Z16, Z15, Z13
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -6278,12 +6423,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z8, Z7, Z0
 	VUNPCKLPS     Z8, Z7, Z7
 	VADDPS        Z0, Z7, Z7
@@ -6297,14 +6442,14 @@ store_0_0:
 	VADDPS        Y10, Y7, Y7
 	VEXTRACTF32X4 $0x01, Y7, X10
 	VADDPS        X10, X7, X7
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X7, X7
+	VADDPS        (BX)(DI*1), X7, X7
 
 store_0_1:
-	VMOVUPS       X7, (AX)(CX*1)
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	VMOVUPS       X7, (BX)(DI*1)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z5, Z4, Z7
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z7, Z4, Z4
@@ -6319,13 +6464,13 @@ store_0_1:
 	VADDPS        Y5, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X5
 	VADDPS        X5, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X5
+	VMOVUPS.Z     16(BX), K1, X5
 	VADDPS        X5, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(BX)
 	VUNPCKHPS     Z12, Z11, Z4
 	VUNPCKLPS     Z12, Z11, Z11
 	VADDPS        Z4, Z11, Z11
@@ -6340,30 +6485,33 @@ store_4_0:
 	VADDPS        Y12, Y11, Y11
 	VEXTRACTF32X4 $0x01, Y11, X12
 	VADDPS        X12, X11, X11
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X12
+	VMOVUPS.Z     16(BX)(DI*1), K1, X12
 	VADDPS        X12, X11, X11
 
 store_4_1:
-	VMOVUPS X11, K1, 16(AX)(CX*1)
+	VMOVUPS X11, K1, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_2x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_2x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_2x8(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6380,87 +6528,94 @@ TEXT ·dotZF32_2x8(SB), NOSPLIT, $0-72
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPS     (AX), Z16
-	VMOVUPS     (AX)(CX*1), Z17
-	VMOVUPS     (DX), Z18
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z16
+	VMOVUPS     (DI)(AX*1), Z17
+	VMOVUPS     (R9), Z18
 	VFMADD231PS Z18, Z16, Z0
 	VFMADD231PS Z18, Z17, Z8
-	VMOVUPS     (DX)(BX*1), Z18
+	VMOVUPS     (R9)(R10*1), Z18
 	VFMADD231PS Z18, Z16, Z1
 	VFMADD231PS Z18, Z17, Z9
-	VMOVUPS     (DX)(BX*2), Z18
+	VMOVUPS     (R9)(R10*2), Z18
 	VFMADD231PS Z18, Z16, Z2
 	VFMADD231PS Z18, Z17, Z10
-	VMOVUPS     (DX)(R8*1), Z18
+	VMOVUPS     (R9)(R11*1), Z18
 	VFMADD231PS Z18, Z16, Z3
 	VFMADD231PS Z18, Z17, Z11
-	VMOVUPS     (R9), Z18
+	VMOVUPS     (R12), Z18
 	VFMADD231PS Z18, Z16, Z4
 	VFMADD231PS Z18, Z17, Z12
-	VMOVUPS     (R9)(BX*1), Z18
+	VMOVUPS     (R12)(R10*1), Z18
 	VFMADD231PS Z18, Z16, Z5
 	VFMADD231PS Z18, Z17, Z13
-	VMOVUPS     (R9)(BX*2), Z18
+	VMOVUPS     (R12)(R10*2), Z18
 	VFMADD231PS Z18, Z16, Z6
 	VFMADD231PS Z18, Z17, Z14
-	VMOVUPS     (R9)(R8*1), Z18
+	VMOVUPS     (R12)(R11*1), Z18
 	VFMADD231PS Z18, Z16, Z7
 	VFMADD231PS Z18, Z17, Z15
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z16
-	VMOVUPS.Z   (AX)(CX*1), K1, Z17
-	VMOVUPS.Z   (DX), K1, Z18
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z16
+	VMOVUPS.Z   (DI)(AX*1), K1, Z17
+	VMOVUPS.Z   (R9), K1, Z18
 	VFMADD231PS Z18, Z16, Z0
 	VFMADD231PS Z18, Z17, Z8
-	VMOVUPS.Z   (DX)(BX*1), K1, Z18
+	VMOVUPS.Z   (R9)(R10*1), K1, Z18
 	VFMADD231PS Z18, Z16, Z1
 	VFMADD231PS Z18, Z17, Z9
-	VMOVUPS.Z   (DX)(BX*2), K1, Z18
+	VMOVUPS.Z   (R9)(R10*2), K1, Z18
 	VFMADD231PS Z18, Z16, Z2
 	VFMADD231PS Z18, Z17, Z10
-	VMOVUPS.Z   (DX)(R8*1), K1, Z18
+	VMOVUPS.Z   (R9)(R11*1), K1, Z18
 	VFMADD231PS Z18, Z16, Z3
 	VFMADD231PS Z18, Z17, Z11
-	VMOVUPS.Z   (R9), K1, Z18
+	VMOVUPS.Z   (R12), K1, Z18
 	VFMADD231PS Z18, Z16, Z4
 	VFMADD231PS Z18, Z17, Z12
-	VMOVUPS.Z   (R9)(BX*1), K1, Z18
+	VMOVUPS.Z   (R12)(R10*1), K1, Z18
 	VFMADD231PS Z18, Z16, Z5
 	VFMADD231PS Z18, Z17, Z13
-	VMOVUPS.Z   (R9)(BX*2), K1, Z18
+	VMOVUPS.Z   (R12)(R10*2), K1, Z18
 	VFMADD231PS Z18, Z16, Z6
 	VFMADD231PS Z18, Z17, Z14
-	VMOVUPS.Z   (R9)(R8*1), K1, Z18
+	VMOVUPS.Z   (R12)(R11*1), K1, Z18
 	VFMADD231PS Z18, Z16, Z7
 	VFMADD231PS Z18, Z17, Z15
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -6474,12 +6629,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z9, Z8, Z0
 	VUNPCKLPS     Z9, Z8, Z8
 	VADDPS        Z0, Z8, Z8
@@ -6493,12 +6648,12 @@ store_0_0:
 	VADDPS        Y11, Y8, Y8
 	VEXTRACTF32X4 $0x01, Y8, X11
 	VADDPS        X11, X8, X8
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X8, X8
+	VADDPS        (BX)(DI*1), X8, X8
 
 store_0_1:
-	VMOVUPS       X8, (AX)(CX*1)
+	VMOVUPS       X8, (BX)(DI*1)
 	VUNPCKHPS     Z5, Z4, Z8
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z8, Z4, Z4
@@ -6512,12 +6667,12 @@ store_0_1:
 	VADDPS        Y7, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X7
 	VADDPS        X7, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VADDPS        16(AX), X4, X4
+	VADDPS        16(BX), X4, X4
 
 store_4_0:
-	VMOVUPS       X4, 16(AX)
+	VMOVUPS       X4, 16(BX)
 	VUNPCKHPS     Z13, Z12, Z4
 	VUNPCKLPS     Z13, Z12, Z12
 	VADDPS        Z4, Z12, Z12
@@ -6531,78 +6686,88 @@ store_4_0:
 	VADDPS        Y15, Y12, Y12
 	VEXTRACTF32X4 $0x01, Y12, X15
 	VADDPS        X15, X12, X12
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VADDPS        16(AX)(CX*1), X12, X12
+	VADDPS        16(BX)(DI*1), X12, X12
 
 store_4_1:
-	VMOVUPS X12, 16(AX)(CX*1)
+	VMOVUPS X12, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), BX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	MOVQ   SI, R8
-	SHRQ   $0x04, R8
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z3
-	VMOVUPS     (AX)(CX*1), Z4
-	VMOVUPS     (AX)(CX*2), Z5
-	VMOVUPS     (DX), Z6
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z3
+	VMOVUPS     (DI)(AX*1), Z4
+	VMOVUPS     (DI)(AX*2), Z5
+	VMOVUPS     (R9), Z6
 	VFMADD231PS Z6, Z3, Z0
 	VFMADD231PS Z6, Z4, Z1
 	VFMADD231PS Z6, Z5, Z2
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, BX
 	ADDQ        $0x40, DI
-	DECQ        R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, BX
-	SHLXQ       SI, BX, BX
-	DECQ        BX
-	KMOVW       BX, K1
-	VMOVUPS.Z   (AX), K1, Z3
-	VMOVUPS.Z   (AX)(CX*1), K1, Z4
-	VMOVUPS.Z   (AX)(CX*2), K1, Z5
-	VMOVUPS.Z   (DX), K1, Z6
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (DI), K1, Z3
+	VMOVUPS.Z   (DI)(AX*1), K1, Z4
+	VMOVUPS.Z   (DI)(AX*2), K1, Z5
+	VMOVUPS.Z   (R9), K1, Z6
 	VFMADD231PS Z6, Z3, Z0
 	VFMADD231PS Z6, Z4, Z1
 	VFMADD231PS Z6, Z5, Z2
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPS     Z31, Z0, Z30
 	VUNPCKLPS     Z31, Z0, Z0
@@ -6615,13 +6780,13 @@ reduce:
 	VADDPS        Y30, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X30
 	VADDPS        X30, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X30
+	VMOVUPS.Z     (BX), K1, X30
 	VADDPS        X30, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (BX)
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPS     Z0, Z1, Z30
 	VUNPCKLPS     Z0, Z1, Z1
@@ -6634,13 +6799,13 @@ store_0_0:
 	VADDPS        Y30, Y1, Y1
 	VEXTRACTF32X4 $0x01, Y1, X30
 	VADDPS        X30, X1, X1
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X30
+	VMOVUPS.Z     (BX)(DI*1), K1, X30
 	VADDPS        X30, X1, X1
 
 store_0_1:
-	VMOVUPS       X1, K1, (AX)(CX*1)
+	VMOVUPS       X1, K1, (BX)(DI*1)
 	VPXORD        Z1, Z1, Z1
 	VUNPCKHPS     Z1, Z2, Z30
 	VUNPCKLPS     Z1, Z2, Z2
@@ -6653,90 +6818,100 @@ store_0_1:
 	VADDPS        Y30, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X30
 	VADDPS        X30, X2, X2
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VMOVUPS.Z     (AX)(CX*2), K1, X30
+	VMOVUPS.Z     (BX)(DI*2), K1, X30
 	VADDPS        X30, X2, X2
 
 store_0_2:
-	VMOVUPS X2, K1, (AX)(CX*2)
+	VMOVUPS X2, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z6
-	VMOVUPS     (AX)(CX*1), Z7
-	VMOVUPS     (AX)(CX*2), Z8
-	VMOVUPS     (DX), Z9
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z6
+	VMOVUPS     (DI)(AX*1), Z7
+	VMOVUPS     (DI)(AX*2), Z8
+	VMOVUPS     (R9), Z9
 	VFMADD231PS Z9, Z6, Z0
 	VFMADD231PS Z9, Z7, Z2
 	VFMADD231PS Z9, Z8, Z4
-	VMOVUPS     (DX)(BX*1), Z9
+	VMOVUPS     (R9)(R10*1), Z9
 	VFMADD231PS Z9, Z6, Z1
 	VFMADD231PS Z9, Z7, Z3
 	VFMADD231PS Z9, Z8, Z5
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z6
-	VMOVUPS.Z   (AX)(CX*1), K1, Z7
-	VMOVUPS.Z   (AX)(CX*2), K1, Z8
-	VMOVUPS.Z   (DX), K1, Z9
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z6
+	VMOVUPS.Z   (DI)(AX*1), K1, Z7
+	VMOVUPS.Z   (DI)(AX*2), K1, Z8
+	VMOVUPS.Z   (R9), K1, Z9
 	VFMADD231PS Z9, Z6, Z0
 	VFMADD231PS Z9, Z7, Z2
 	VFMADD231PS Z9, Z8, Z4
-	VMOVUPS.Z   (DX)(BX*1), K1, Z9
+	VMOVUPS.Z   (R9)(R10*1), K1, Z9
 	VFMADD231PS Z9, Z6, Z1
 	VFMADD231PS Z9, Z7, Z3
 	VFMADD231PS Z9, Z8, Z5
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -6748,13 +6923,13 @@ reduce:
 	VADDPS        Y31, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X31
 	VADDPS        X31, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X31
+	VMOVUPS.Z     (BX), K1, X31
 	VADDPS        X31, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (BX)
 	VUNPCKHPS     Z3, Z2, Z0
 	VUNPCKLPS     Z3, Z2, Z2
 	VADDPS        Z0, Z2, Z2
@@ -6766,13 +6941,13 @@ store_0_0:
 	VADDPS        Y0, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X0
 	VADDPS        X0, X2, X2
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X0
+	VMOVUPS.Z     (BX)(DI*1), K1, X0
 	VADDPS        X0, X2, X2
 
 store_0_1:
-	VMOVUPS       X2, K1, (AX)(CX*1)
+	VMOVUPS       X2, K1, (BX)(DI*1)
 	VUNPCKHPS     Z5, Z4, Z2
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z2, Z4, Z4
@@ -6784,30 +6959,33 @@ store_0_1:
 	VADDPS        Y2, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X2
 	VADDPS        X2, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VMOVUPS.Z     (AX)(CX*2), K1, X2
+	VMOVUPS.Z     (BX)(DI*2), K1, X2
 	VADDPS        X2, X4, X4
 
 store_0_2:
-	VMOVUPS X4, K1, (AX)(CX*2)
+	VMOVUPS X4, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6817,68 +6995,75 @@ TEXT ·dotZF32_3x3(SB), NOSPLIT, $0-72
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z9
-	VMOVUPS     (AX)(CX*1), Z10
-	VMOVUPS     (AX)(CX*2), Z11
-	VMOVUPS     (DX), Z12
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z9
+	VMOVUPS     (DI)(AX*1), Z10
+	VMOVUPS     (DI)(AX*2), Z11
+	VMOVUPS     (R9), Z12
 	VFMADD231PS Z12, Z9, Z0
 	VFMADD231PS Z12, Z10, Z3
 	VFMADD231PS Z12, Z11, Z6
-	VMOVUPS     (DX)(BX*1), Z12
+	VMOVUPS     (R9)(R10*1), Z12
 	VFMADD231PS Z12, Z9, Z1
 	VFMADD231PS Z12, Z10, Z4
 	VFMADD231PS Z12, Z11, Z7
-	VMOVUPS     (DX)(BX*2), Z12
+	VMOVUPS     (R9)(R10*2), Z12
 	VFMADD231PS Z12, Z9, Z2
 	VFMADD231PS Z12, Z10, Z5
 	VFMADD231PS Z12, Z11, Z8
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z9
-	VMOVUPS.Z   (AX)(CX*1), K1, Z10
-	VMOVUPS.Z   (AX)(CX*2), K1, Z11
-	VMOVUPS.Z   (DX), K1, Z12
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z9
+	VMOVUPS.Z   (DI)(AX*1), K1, Z10
+	VMOVUPS.Z   (DI)(AX*2), K1, Z11
+	VMOVUPS.Z   (R9), K1, Z12
 	VFMADD231PS Z12, Z9, Z0
 	VFMADD231PS Z12, Z10, Z3
 	VFMADD231PS Z12, Z11, Z6
-	VMOVUPS.Z   (DX)(BX*1), K1, Z12
+	VMOVUPS.Z   (R9)(R10*1), K1, Z12
 	VFMADD231PS Z12, Z9, Z1
 	VFMADD231PS Z12, Z10, Z4
 	VFMADD231PS Z12, Z11, Z7
-	VMOVUPS.Z   (DX)(BX*2), K1, Z12
+	VMOVUPS.Z   (R9)(R10*2), K1, Z12
 	VFMADD231PS Z12, Z9, Z2
 	VFMADD231PS Z12, Z10, Z5
 	VFMADD231PS Z12, Z11, Z8
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -6893,13 +7078,13 @@ reduce:
 	VADDPS        Y1, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X1
+	VMOVUPS.Z     (BX), K1, X1
 	VADDPS        X1, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (BX)
 	VUNPCKHPS     Z4, Z3, Z0
 	VUNPCKLPS     Z4, Z3, Z3
 	VADDPS        Z0, Z3, Z3
@@ -6914,13 +7099,13 @@ store_0_0:
 	VADDPS        Y4, Y3, Y3
 	VEXTRACTF32X4 $0x01, Y3, X4
 	VADDPS        X4, X3, X3
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X4
+	VMOVUPS.Z     (BX)(DI*1), K1, X4
 	VADDPS        X4, X3, X3
 
 store_0_1:
-	VMOVUPS       X3, K1, (AX)(CX*1)
+	VMOVUPS       X3, K1, (BX)(DI*1)
 	VUNPCKHPS     Z7, Z6, Z3
 	VUNPCKLPS     Z7, Z6, Z6
 	VADDPS        Z3, Z6, Z6
@@ -6935,30 +7120,33 @@ store_0_1:
 	VADDPS        Y7, Y6, Y6
 	VEXTRACTF32X4 $0x01, Y6, X7
 	VADDPS        X7, X6, X6
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VMOVUPS.Z     (AX)(CX*2), K1, X7
+	VMOVUPS.Z     (BX)(DI*2), K1, X7
 	VADDPS        X7, X6, X6
 
 store_0_2:
-	VMOVUPS X6, K1, (AX)(CX*2)
+	VMOVUPS X6, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -6971,74 +7159,81 @@ TEXT ·dotZF32_3x4(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z12
-	VMOVUPS     (AX)(CX*1), Z13
-	VMOVUPS     (AX)(CX*2), Z14
-	VMOVUPS     (DX), Z15
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z12
+	VMOVUPS     (DI)(AX*1), Z13
+	VMOVUPS     (DI)(AX*2), Z14
+	VMOVUPS     (R9), Z15
 	VFMADD231PS Z15, Z12, Z0
 	VFMADD231PS Z15, Z13, Z4
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS     (DX)(BX*1), Z15
+	VMOVUPS     (R9)(R10*1), Z15
 	VFMADD231PS Z15, Z12, Z1
 	VFMADD231PS Z15, Z13, Z5
 	VFMADD231PS Z15, Z14, Z9
-	VMOVUPS     (DX)(BX*2), Z15
+	VMOVUPS     (R9)(R10*2), Z15
 	VFMADD231PS Z15, Z12, Z2
 	VFMADD231PS Z15, Z13, Z6
 	VFMADD231PS Z15, Z14, Z10
-	VMOVUPS     (DX)(R8*1), Z15
+	VMOVUPS     (R9)(R11*1), Z15
 	VFMADD231PS Z15, Z12, Z3
 	VFMADD231PS Z15, Z13, Z7
 	VFMADD231PS Z15, Z14, Z11
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z12
-	VMOVUPS.Z   (AX)(CX*1), K1, Z13
-	VMOVUPS.Z   (AX)(CX*2), K1, Z14
-	VMOVUPS.Z   (DX), K1, Z15
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (DI), K1, Z12
+	VMOVUPS.Z   (DI)(AX*1), K1, Z13
+	VMOVUPS.Z   (DI)(AX*2), K1, Z14
+	VMOVUPS.Z   (R9), K1, Z15
 	VFMADD231PS Z15, Z12, Z0
 	VFMADD231PS Z15, Z13, Z4
 	VFMADD231PS Z15, Z14, Z8
-	VMOVUPS.Z   (DX)(BX*1), K1, Z15
+	VMOVUPS.Z   (R9)(R10*1), K1, Z15
 	VFMADD231PS Z15, Z12, Z1
 	VFMADD231PS Z15, Z13, Z5
 	VFMADD231PS Z15, Z14, Z9
-	VMOVUPS.Z   (DX)(BX*2), K1, Z15
+	VMOVUPS.Z   (R9)(R10*2), K1, Z15
 	VFMADD231PS Z15, Z12, Z2
 	VFMADD231PS Z15, Z13, Z6
 	VFMADD231PS Z15, Z14, Z10
-	VMOVUPS.Z   (DX)(R8*1), K1, Z15
+	VMOVUPS.Z   (R9)(R11*1), K1, Z15
 	VFMADD231PS Z15, Z12, Z3
 	VFMADD231PS Z15, Z13, Z7
 	VFMADD231PS Z15, Z14, Z11
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -7052,12 +7247,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z5, Z4, Z0
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
@@ -7071,12 +7266,12 @@ store_0_0:
 	VADDPS        Y7, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X7
 	VADDPS        X7, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X4, X4
+	VADDPS        (BX)(DI*1), X4, X4
 
 store_0_1:
-	VMOVUPS       X4, (AX)(CX*1)
+	VMOVUPS       X4, (BX)(DI*1)
 	VUNPCKHPS     Z9, Z8, Z4
 	VUNPCKLPS     Z9, Z8, Z8
 	VADDPS        Z4, Z8, Z8
@@ -7090,29 +7285,32 @@ store_0_1:
 	VADDPS        Y11, Y8, Y8
 	VEXTRACTF32X4 $0x01, Y8, X11
 	VADDPS        X11, X8, X8
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X8, X8
+	VADDPS        (BX)(DI*2), X8, X8
 
 store_0_2:
-	VMOVUPS X8, (AX)(CX*2)
+	VMOVUPS X8, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7128,82 +7326,89 @@ TEXT ·dotZF32_3x5(SB), NOSPLIT, $0-72
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z15
-	VMOVUPS     (AX)(CX*1), Z16
-	VMOVUPS     (AX)(CX*2), Z17
-	VMOVUPS     (DX), Z18
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z15
+	VMOVUPS     (DI)(AX*1), Z16
+	VMOVUPS     (DI)(AX*2), Z17
+	VMOVUPS     (R9), Z18
 	VFMADD231PS Z18, Z15, Z0
 	VFMADD231PS Z18, Z16, Z5
 	VFMADD231PS Z18, Z17, Z10
-	VMOVUPS     (DX)(BX*1), Z18
+	VMOVUPS     (R9)(R10*1), Z18
 	VFMADD231PS Z18, Z15, Z1
 	VFMADD231PS Z18, Z16, Z6
 	VFMADD231PS Z18, Z17, Z11
-	VMOVUPS     (DX)(BX*2), Z18
+	VMOVUPS     (R9)(R10*2), Z18
 	VFMADD231PS Z18, Z15, Z2
 	VFMADD231PS Z18, Z16, Z7
 	VFMADD231PS Z18, Z17, Z12
-	VMOVUPS     (DX)(R8*1), Z18
+	VMOVUPS     (R9)(R11*1), Z18
 	VFMADD231PS Z18, Z15, Z3
 	VFMADD231PS Z18, Z16, Z8
 	VFMADD231PS Z18, Z17, Z13
-	VMOVUPS     (R9), Z18
+	VMOVUPS     (R12), Z18
 	VFMADD231PS Z18, Z15, Z4
 	VFMADD231PS Z18, Z16, Z9
 	VFMADD231PS Z18, Z17, Z14
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z15
-	VMOVUPS.Z   (AX)(CX*1), K1, Z16
-	VMOVUPS.Z   (AX)(CX*2), K1, Z17
-	VMOVUPS.Z   (DX), K1, Z18
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z15
+	VMOVUPS.Z   (DI)(AX*1), K1, Z16
+	VMOVUPS.Z   (DI)(AX*2), K1, Z17
+	VMOVUPS.Z   (R9), K1, Z18
 	VFMADD231PS Z18, Z15, Z0
 	VFMADD231PS Z18, Z16, Z5
 	VFMADD231PS Z18, Z17, Z10
-	VMOVUPS.Z   (DX)(BX*1), K1, Z18
+	VMOVUPS.Z   (R9)(R10*1), K1, Z18
 	VFMADD231PS Z18, Z15, Z1
 	VFMADD231PS Z18, Z16, Z6
 	VFMADD231PS Z18, Z17, Z11
-	VMOVUPS.Z   (DX)(BX*2), K1, Z18
+	VMOVUPS.Z   (R9)(R10*2), K1, Z18
 	VFMADD231PS Z18, Z15, Z2
 	VFMADD231PS Z18, Z16, Z7
 	VFMADD231PS Z18, Z17, Z12
-	VMOVUPS.Z   (DX)(R8*1), K1, Z18
+	VMOVUPS.Z   (R9)(R11*1), K1, Z18
 	VFMADD231PS Z18, Z15, Z3
 	VFMADD231PS Z18, Z16, Z8
 	VFMADD231PS Z18, Z17, Z13
-	VMOVUPS.Z   (R9), K1, Z18
+	VMOVUPS.Z   (R12), K1, Z18
 	VFMADD231PS Z18, Z15, Z4
 	VFMADD231PS Z18, Z16, Z9
 	VFMADD231PS Z18, Z17, Z14
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -7217,12 +7422,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z6, Z5, Z0
 	VUNPCKLPS     Z6, Z5, Z5
 	VADDPS        Z0, Z5, Z5
@@ -7236,12 +7441,12 @@ store_0_0:
 	VADDPS        Y8, Y5, Y5
 	VEXTRACTF32X4 $0x01, Y5, X8
 	VADDPS        X8, X5, X5
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X5, X5
+	VADDPS        (BX)(DI*1), X5, X5
 
 store_0_1:
-	VMOVUPS       X5, (AX)(CX*1)
+	VMOVUPS       X5, (BX)(DI*1)
 	VUNPCKHPS     Z11, Z10, Z5
 	VUNPCKLPS     Z11, Z10, Z10
 	VADDPS        Z5, Z10, Z10
@@ -7255,14 +7460,14 @@ store_0_1:
 	VADDPS        Y13, Y10, Y10
 	VEXTRACTF32X4 $0x01, Y10, X13
 	VADDPS        X13, X10, X10
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X10, X10
+	VADDPS        (BX)(DI*2), X10, X10
 
 store_0_2:
-	VMOVUPS       X10, (AX)(CX*2)
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	VMOVUPS       X10, (BX)(DI*2)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z10, Z10, Z10
 	VUNPCKHPS     Z10, Z4, Z13
 	VUNPCKLPS     Z10, Z4, Z4
@@ -7275,13 +7480,13 @@ store_0_2:
 	VADDPS        Y13, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X13
 	VADDPS        X13, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X13
+	VMOVUPS.Z     16(BX), K1, X13
 	VADDPS        X13, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(BX)
 	VPXORD        Z4, Z4, Z4
 	VUNPCKHPS     Z4, Z9, Z13
 	VUNPCKLPS     Z4, Z9, Z9
@@ -7294,13 +7499,13 @@ store_4_0:
 	VADDPS        Y13, Y9, Y9
 	VEXTRACTF32X4 $0x01, Y9, X13
 	VADDPS        X13, X9, X9
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X13
+	VMOVUPS.Z     16(BX)(DI*1), K1, X13
 	VADDPS        X13, X9, X9
 
 store_4_1:
-	VMOVUPS       X9, K1, 16(AX)(CX*1)
+	VMOVUPS       X9, K1, 16(BX)(DI*1)
 	VPXORD        Z9, Z9, Z9
 	VUNPCKHPS     Z9, Z14, Z13
 	VUNPCKLPS     Z9, Z14, Z14
@@ -7313,30 +7518,33 @@ store_4_1:
 	VADDPS        Y13, Y14, Y14
 	VEXTRACTF32X4 $0x01, Y14, X13
 	VADDPS        X13, X14, X14
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VMOVUPS.Z     16(AX)(CX*2), K1, X13
+	VMOVUPS.Z     16(BX)(DI*2), K1, X13
 	VADDPS        X13, X14, X14
 
 store_4_2:
-	VMOVUPS X14, K1, 16(AX)(CX*2)
+	VMOVUPS X14, K1, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7355,90 +7563,97 @@ TEXT ·dotZF32_3x6(SB), NOSPLIT, $0-72
 	VPXORD Z15, Z15, Z15
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z18
-	VMOVUPS     (AX)(CX*1), Z19
-	VMOVUPS     (AX)(CX*2), Z20
-	VMOVUPS     (DX), Z21
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z18
+	VMOVUPS     (DI)(AX*1), Z19
+	VMOVUPS     (DI)(AX*2), Z20
+	VMOVUPS     (R9), Z21
 	VFMADD231PS Z21, Z18, Z0
 	VFMADD231PS Z21, Z19, Z6
 	VFMADD231PS Z21, Z20, Z12
-	VMOVUPS     (DX)(BX*1), Z21
+	VMOVUPS     (R9)(R10*1), Z21
 	VFMADD231PS Z21, Z18, Z1
 	VFMADD231PS Z21, Z19, Z7
 	VFMADD231PS Z21, Z20, Z13
-	VMOVUPS     (DX)(BX*2), Z21
+	VMOVUPS     (R9)(R10*2), Z21
 	VFMADD231PS Z21, Z18, Z2
 	VFMADD231PS Z21, Z19, Z8
 	VFMADD231PS Z21, Z20, Z14
-	VMOVUPS     (DX)(R8*1), Z21
+	VMOVUPS     (R9)(R11*1), Z21
 	VFMADD231PS Z21, Z18, Z3
 	VFMADD231PS Z21, Z19, Z9
 	VFMADD231PS Z21, Z20, Z15
-	VMOVUPS     (R9), Z21
+	VMOVUPS     (R12), Z21
 	VFMADD231PS Z21, Z18, Z4
 	VFMADD231PS Z21, Z19, Z10
 	VFMADD231PS Z21, Z20, Z16
-	VMOVUPS     (R9)(BX*1), Z21
+	VMOVUPS     (R12)(R10*1), Z21
 	VFMADD231PS Z21, Z18, Z5
 	VFMADD231PS Z21, Z19, Z11
 	VFMADD231PS Z21, Z20, Z17
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z18
-	VMOVUPS.Z   (AX)(CX*1), K1, Z19
-	VMOVUPS.Z   (AX)(CX*2), K1, Z20
-	VMOVUPS.Z   (DX), K1, Z21
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z18
+	VMOVUPS.Z   (DI)(AX*1), K1, Z19
+	VMOVUPS.Z   (DI)(AX*2), K1, Z20
+	VMOVUPS.Z   (R9), K1, Z21
 	VFMADD231PS Z21, Z18, Z0
 	VFMADD231PS Z21, Z19, Z6
 	VFMADD231PS Z21, Z20, Z12
-	VMOVUPS.Z   (DX)(BX*1), K1, Z21
+	VMOVUPS.Z   (R9)(R10*1), K1, Z21
 	VFMADD231PS Z21, Z18, Z1
 	VFMADD231PS Z21, Z19, Z7
 	VFMADD231PS Z21, Z20, Z13
-	VMOVUPS.Z   (DX)(BX*2), K1, Z21
+	VMOVUPS.Z   (R9)(R10*2), K1, Z21
 	VFMADD231PS Z21, Z18, Z2
 	VFMADD231PS Z21, Z19, Z8
 	VFMADD231PS Z21, Z20, Z14
-	VMOVUPS.Z   (DX)(R8*1), K1, Z21
+	VMOVUPS.Z   (R9)(R11*1), K1, Z21
 	VFMADD231PS Z21, Z18, Z3
 	VFMADD231PS Z21, Z19, Z9
 	VFMADD231PS Z21, Z20, Z15
-	VMOVUPS.Z   (R9), K1, Z21
+	VMOVUPS.Z   (R12), K1, Z21
 	VFMADD231PS Z21, Z18, Z4
 	VFMADD231PS Z21, Z19, Z10
 	VFMADD231PS Z21, Z20, Z16
-	VMOVUPS.Z   (R9)(BX*1), K1, Z21
+	VMOVUPS.Z   (R12)(R10*1), K1, Z21
 	VFMADD231PS Z21, Z18, Z5
 	VFMADD231PS Z21, Z19, Z11
 	VFMADD231PS Z21, Z20, Z17
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -7452,12 +7667,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z7, Z6, Z0
 	VUNPCKLPS     Z7, Z6, Z6
 	VADDPS        Z0, Z6, Z6
@@ -7471,12 +7686,12 @@ store_0_0:
 	VADDPS        Y9, Y6, Y6
 	VEXTRACTF32X4 $0x01, Y6, X9
 	VADDPS        X9, X6, X6
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X6, X6
+	VADDPS        (BX)(DI*1), X6, X6
 
 store_0_1:
-	VMOVUPS       X6, (AX)(CX*1)
+	VMOVUPS       X6, (BX)(DI*1)
 	VUNPCKHPS     Z13, Z12, Z6
 	VUNPCKLPS     Z13, Z12, Z12
 	VADDPS        Z6, Z12, Z12
@@ -7490,14 +7705,14 @@ store_0_1:
 	VADDPS        Y15, Y12, Y12
 	VEXTRACTF32X4 $0x01, Y12, X15
 	VADDPS        X15, X12, X12
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X12, X12
+	VADDPS        (BX)(DI*2), X12, X12
 
 store_0_2:
-	VMOVUPS       X12, (AX)(CX*2)
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	VMOVUPS       X12, (BX)(DI*2)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z5, Z4, Z12
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z12, Z4, Z4
@@ -7509,13 +7724,13 @@ store_0_2:
 	VADDPS        Y12, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X12
 	VADDPS        X12, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X12
+	VMOVUPS.Z     16(BX), K1, X12
 	VADDPS        X12, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(BX)
 	VUNPCKHPS     Z11, Z10, Z4
 	VUNPCKLPS     Z11, Z10, Z10
 	VADDPS        Z4, Z10, Z10
@@ -7527,13 +7742,13 @@ store_4_0:
 	VADDPS        Y4, Y10, Y10
 	VEXTRACTF32X4 $0x01, Y10, X4
 	VADDPS        X4, X10, X10
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X4
+	VMOVUPS.Z     16(BX)(DI*1), K1, X4
 	VADDPS        X4, X10, X10
 
 store_4_1:
-	VMOVUPS       X10, K1, 16(AX)(CX*1)
+	VMOVUPS       X10, K1, 16(BX)(DI*1)
 	VUNPCKHPS     Z17, Z16, Z10
 	VUNPCKLPS     Z17, Z16, Z16
 	VADDPS        Z10, Z16, Z16
@@ -7545,30 +7760,33 @@ store_4_1:
 	VADDPS        Y10, Y16, Y16
 	VEXTRACTF32X4 $0x01, Y16, X10
 	VADDPS        X10, X16, X16
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VMOVUPS.Z     16(AX)(CX*2), K1, X10
+	VMOVUPS.Z     16(BX)(DI*2), K1, X10
 	VADDPS        X10, X16, X16
 
 store_4_2:
-	VMOVUPS X16, K1, 16(AX)(CX*2)
+	VMOVUPS X16, K1, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x7(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7590,98 +7808,105 @@ TEXT ·dotZF32_3x7(SB), NOSPLIT, $0-72
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 	VPXORD Z20, Z20, Z20
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z21
-	VMOVUPS     (AX)(CX*1), Z22
-	VMOVUPS     (AX)(CX*2), Z23
-	VMOVUPS     (DX), Z24
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z21
+	VMOVUPS     (DI)(AX*1), Z22
+	VMOVUPS     (DI)(AX*2), Z23
+	VMOVUPS     (R9), Z24
 	VFMADD231PS Z24, Z21, Z0
 	VFMADD231PS Z24, Z22, Z7
 	VFMADD231PS Z24, Z23, Z14
-	VMOVUPS     (DX)(BX*1), Z24
+	VMOVUPS     (R9)(R10*1), Z24
 	VFMADD231PS Z24, Z21, Z1
 	VFMADD231PS Z24, Z22, Z8
 	VFMADD231PS Z24, Z23, Z15
-	VMOVUPS     (DX)(BX*2), Z24
+	VMOVUPS     (R9)(R10*2), Z24
 	VFMADD231PS Z24, Z21, Z2
 	VFMADD231PS Z24, Z22, Z9
 	VFMADD231PS Z24, Z23, Z16
-	VMOVUPS     (DX)(R8*1), Z24
+	VMOVUPS     (R9)(R11*1), Z24
 	VFMADD231PS Z24, Z21, Z3
 	VFMADD231PS Z24, Z22, Z10
 	VFMADD231PS Z24, Z23, Z17
-	VMOVUPS     (R9), Z24
+	VMOVUPS     (R12), Z24
 	VFMADD231PS Z24, Z21, Z4
 	VFMADD231PS Z24, Z22, Z11
 	VFMADD231PS Z24, Z23, Z18
-	VMOVUPS     (R9)(BX*1), Z24
+	VMOVUPS     (R12)(R10*1), Z24
 	VFMADD231PS Z24, Z21, Z5
 	VFMADD231PS Z24, Z22, Z12
 	VFMADD231PS Z24, Z23, Z19
-	VMOVUPS     (R9)(BX*2), Z24
+	VMOVUPS     (R12)(R10*2), Z24
 	VFMADD231PS Z24, Z21, Z6
 	VFMADD231PS Z24, Z22, Z13
 	VFMADD231PS Z24, Z23, Z20
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z21
-	VMOVUPS.Z   (AX)(CX*1), K1, Z22
-	VMOVUPS.Z   (AX)(CX*2), K1, Z23
-	VMOVUPS.Z   (DX), K1, Z24
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z21
+	VMOVUPS.Z   (DI)(AX*1), K1, Z22
+	VMOVUPS.Z   (DI)(AX*2), K1, Z23
+	VMOVUPS.Z   (R9), K1, Z24
 	VFMADD231PS Z24, Z21, Z0
 	VFMADD231PS Z24, Z22, Z7
 	VFMADD231PS Z24, Z23, Z14
-	VMOVUPS.Z   (DX)(BX*1), K1, Z24
+	VMOVUPS.Z   (R9)(R10*1), K1, Z24
 	VFMADD231PS Z24, Z21, Z1
 	VFMADD231PS Z24, Z22, Z8
 	VFMADD231PS Z24, Z23, Z15
-	VMOVUPS.Z   (DX)(BX*2), K1, Z24
+	VMOVUPS.Z   (R9)(R10*2), K1, Z24
 	VFMADD231PS Z24, Z21, Z2
 	VFMADD231PS Z24, Z22, Z9
 	VFMADD231PS Z24, Z23, Z16
-	VMOVUPS.Z   (DX)(R8*1), K1, Z24
+	VMOVUPS.Z   (R9)(R11*1), K1, Z24
 	VFMADD231PS Z24, Z21, Z3
 	VFMADD231PS Z24, Z22, Z10
 	VFMADD231PS Z24, Z23, Z17
-	VMOVUPS.Z   (R9), K1, Z24
+	VMOVUPS.Z   (R12), K1, Z24
 	VFMADD231PS Z24, Z21, Z4
 	VFMADD231PS Z24, Z22, Z11
 	VFMADD231PS Z24, Z23, Z18
-	VMOVUPS.Z   (R9)(BX*1), K1, Z24
+	VMOVUPS.Z   (R12)(R10*1), K1, Z24
 	VFMADD231PS Z24, Z21, Z5
 	VFMADD231PS Z24, Z22, Z12
 	VFMADD231PS Z24, Z23, Z19
-	VMOVUPS.Z   (R9)(BX*2), K1, Z24
+	VMOVUPS.Z   (R12)(R10*2), K1, Z24
 	VFMADD231PS Z24, Z21, Z6
 	VFMADD231PS Z24, Z22, Z13
 	VFMADD231PS Z24, Z23, Z20
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -7695,12 +7920,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z8, Z7, Z0
 	VUNPCKLPS     Z8, Z7, Z7
 	VADDPS        Z0, Z7, Z7
@@ -7714,12 +7939,12 @@ store_0_0:
 	VADDPS        Y10, Y7, Y7
 	VEXTRACTF32X4 $0x01, Y7, X10
 	VADDPS        X10, X7, X7
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X7, X7
+	VADDPS        (BX)(DI*1), X7, X7
 
 store_0_1:
-	VMOVUPS       X7, (AX)(CX*1)
+	VMOVUPS       X7, (BX)(DI*1)
 	VUNPCKHPS     Z15, Z14, Z7
 	VUNPCKLPS     Z15, Z14, Z14
 	VADDPS        Z7, Z14, Z14
@@ -7733,14 +7958,14 @@ store_0_1:
 	VADDPS        Y17, Y14, Y14
 	VEXTRACTF32X4 $0x01, Y14, X17
 	VADDPS        X17, X14, X14
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X14, X14
+	VADDPS        (BX)(DI*2), X14, X14
 
 store_0_2:
-	VMOVUPS       X14, (AX)(CX*2)
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	VMOVUPS       X14, (BX)(DI*2)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPS     Z5, Z4, Z14
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z14, Z4, Z4
@@ -7755,13 +7980,13 @@ store_0_2:
 	VADDPS        Y5, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X5
 	VADDPS        X5, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X5
+	VMOVUPS.Z     16(BX), K1, X5
 	VADDPS        X5, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(BX)
 	VUNPCKHPS     Z12, Z11, Z4
 	VUNPCKLPS     Z12, Z11, Z11
 	VADDPS        Z4, Z11, Z11
@@ -7776,13 +8001,13 @@ store_4_0:
 	VADDPS        Y12, Y11, Y11
 	VEXTRACTF32X4 $0x01, Y11, X12
 	VADDPS        X12, X11, X11
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X12
+	VMOVUPS.Z     16(BX)(DI*1), K1, X12
 	VADDPS        X12, X11, X11
 
 store_4_1:
-	VMOVUPS       X11, K1, 16(AX)(CX*1)
+	VMOVUPS       X11, K1, 16(BX)(DI*1)
 	VUNPCKHPS     Z19, Z18, Z11
 	VUNPCKLPS     Z19, Z18, Z18
 	VADDPS        Z11, Z18, Z18
@@ -7797,30 +8022,33 @@ store_4_1:
 	VADDPS        Y19, Y18, Y18
 	VEXTRACTF32X4 $0x01, Y18, X19
 	VADDPS        X19, X18, X18
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VMOVUPS.Z     16(AX)(CX*2), K1, X19
+	VMOVUPS.Z     16(BX)(DI*2), K1, X19
 	VADDPS        X19, X18, X18
 
 store_4_2:
-	VMOVUPS X18, K1, 16(AX)(CX*2)
+	VMOVUPS X18, K1, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_3x8(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -7845,106 +8073,113 @@ TEXT ·dotZF32_3x8(SB), NOSPLIT, $0-72
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPS     (AX), Z24
-	VMOVUPS     (AX)(CX*1), Z25
-	VMOVUPS     (AX)(CX*2), Z26
-	VMOVUPS     (DX), Z27
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z24
+	VMOVUPS     (DI)(AX*1), Z25
+	VMOVUPS     (DI)(AX*2), Z26
+	VMOVUPS     (R9), Z27
 	VFMADD231PS Z27, Z24, Z0
 	VFMADD231PS Z27, Z25, Z8
 	VFMADD231PS Z27, Z26, Z16
-	VMOVUPS     (DX)(BX*1), Z27
+	VMOVUPS     (R9)(R10*1), Z27
 	VFMADD231PS Z27, Z24, Z1
 	VFMADD231PS Z27, Z25, Z9
 	VFMADD231PS Z27, Z26, Z17
-	VMOVUPS     (DX)(BX*2), Z27
+	VMOVUPS     (R9)(R10*2), Z27
 	VFMADD231PS Z27, Z24, Z2
 	VFMADD231PS Z27, Z25, Z10
 	VFMADD231PS Z27, Z26, Z18
-	VMOVUPS     (DX)(R8*1), Z27
+	VMOVUPS     (R9)(R11*1), Z27
 	VFMADD231PS Z27, Z24, Z3
 	VFMADD231PS Z27, Z25, Z11
 	VFMADD231PS Z27, Z26, Z19
-	VMOVUPS     (R9), Z27
+	VMOVUPS     (R12), Z27
 	VFMADD231PS Z27, Z24, Z4
 	VFMADD231PS Z27, Z25, Z12
 	VFMADD231PS Z27, Z26, Z20
-	VMOVUPS     (R9)(BX*1), Z27
+	VMOVUPS     (R12)(R10*1), Z27
 	VFMADD231PS Z27, Z24, Z5
 	VFMADD231PS Z27, Z25, Z13
 	VFMADD231PS Z27, Z26, Z21
-	VMOVUPS     (R9)(BX*2), Z27
+	VMOVUPS     (R12)(R10*2), Z27
 	VFMADD231PS Z27, Z24, Z6
 	VFMADD231PS Z27, Z25, Z14
 	VFMADD231PS Z27, Z26, Z22
-	VMOVUPS     (R9)(R8*1), Z27
+	VMOVUPS     (R12)(R11*1), Z27
 	VFMADD231PS Z27, Z24, Z7
 	VFMADD231PS Z27, Z25, Z15
 	VFMADD231PS Z27, Z26, Z23
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z24
-	VMOVUPS.Z   (AX)(CX*1), K1, Z25
-	VMOVUPS.Z   (AX)(CX*2), K1, Z26
-	VMOVUPS.Z   (DX), K1, Z27
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z24
+	VMOVUPS.Z   (DI)(AX*1), K1, Z25
+	VMOVUPS.Z   (DI)(AX*2), K1, Z26
+	VMOVUPS.Z   (R9), K1, Z27
 	VFMADD231PS Z27, Z24, Z0
 	VFMADD231PS Z27, Z25, Z8
 	VFMADD231PS Z27, Z26, Z16
-	VMOVUPS.Z   (DX)(BX*1), K1, Z27
+	VMOVUPS.Z   (R9)(R10*1), K1, Z27
 	VFMADD231PS Z27, Z24, Z1
 	VFMADD231PS Z27, Z25, Z9
 	VFMADD231PS Z27, Z26, Z17
-	VMOVUPS.Z   (DX)(BX*2), K1, Z27
+	VMOVUPS.Z   (R9)(R10*2), K1, Z27
 	VFMADD231PS Z27, Z24, Z2
 	VFMADD231PS Z27, Z25, Z10
 	VFMADD231PS Z27, Z26, Z18
-	VMOVUPS.Z   (DX)(R8*1), K1, Z27
+	VMOVUPS.Z   (R9)(R11*1), K1, Z27
 	VFMADD231PS Z27, Z24, Z3
 	VFMADD231PS Z27, Z25, Z11
 	VFMADD231PS Z27, Z26, Z19
-	VMOVUPS.Z   (R9), K1, Z27
+	VMOVUPS.Z   (R12), K1, Z27
 	VFMADD231PS Z27, Z24, Z4
 	VFMADD231PS Z27, Z25, Z12
 	VFMADD231PS Z27, Z26, Z20
-	VMOVUPS.Z   (R9)(BX*1), K1, Z27
+	VMOVUPS.Z   (R12)(R10*1), K1, Z27
 	VFMADD231PS Z27, Z24, Z5
 	VFMADD231PS Z27, Z25, Z13
 	VFMADD231PS Z27, Z26, Z21
-	VMOVUPS.Z   (R9)(BX*2), K1, Z27
+	VMOVUPS.Z   (R12)(R10*2), K1, Z27
 	VFMADD231PS Z27, Z24, Z6
 	VFMADD231PS Z27, Z25, Z14
 	VFMADD231PS Z27, Z26, Z22
-	VMOVUPS.Z   (R9)(R8*1), K1, Z27
+	VMOVUPS.Z   (R12)(R11*1), K1, Z27
 	VFMADD231PS Z27, Z24, Z7
 	VFMADD231PS Z27, Z25, Z15
 	VFMADD231PS Z27, Z26, Z23
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -7958,12 +8193,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (BX), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (BX)
 	VUNPCKHPS     Z9, Z8, Z0
 	VUNPCKLPS     Z9, Z8, Z8
 	VADDPS        Z0, Z8, Z8
@@ -7977,12 +8212,12 @@ store_0_0:
 	VADDPS        Y11, Y8, Y8
 	VEXTRACTF32X4 $0x01, Y8, X11
 	VADDPS        X11, X8, X8
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X8, X8
+	VADDPS        (BX)(DI*1), X8, X8
 
 store_0_1:
-	VMOVUPS       X8, (AX)(CX*1)
+	VMOVUPS       X8, (BX)(DI*1)
 	VUNPCKHPS     Z17, Z16, Z8
 	VUNPCKLPS     Z17, Z16, Z16
 	VADDPS        Z8, Z16, Z16
@@ -7996,12 +8231,12 @@ store_0_1:
 	VADDPS        Y19, Y16, Y16
 	VEXTRACTF32X4 $0x01, Y16, X19
 	VADDPS        X19, X16, X16
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X16, X16
+	VADDPS        (BX)(DI*2), X16, X16
 
 store_0_2:
-	VMOVUPS       X16, (AX)(CX*2)
+	VMOVUPS       X16, (BX)(DI*2)
 	VUNPCKHPS     Z5, Z4, Z16
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z16, Z4, Z4
@@ -8015,12 +8250,12 @@ store_0_2:
 	VADDPS        Y7, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X7
 	VADDPS        X7, X4, X4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VADDPS        16(AX), X4, X4
+	VADDPS        16(BX), X4, X4
 
 store_4_0:
-	VMOVUPS       X4, 16(AX)
+	VMOVUPS       X4, 16(BX)
 	VUNPCKHPS     Z13, Z12, Z4
 	VUNPCKLPS     Z13, Z12, Z12
 	VADDPS        Z4, Z12, Z12
@@ -8034,12 +8269,12 @@ store_4_0:
 	VADDPS        Y15, Y12, Y12
 	VEXTRACTF32X4 $0x01, Y12, X15
 	VADDPS        X15, X12, X12
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VADDPS        16(AX)(CX*1), X12, X12
+	VADDPS        16(BX)(DI*1), X12, X12
 
 store_4_1:
-	VMOVUPS       X12, 16(AX)(CX*1)
+	VMOVUPS       X12, 16(BX)(DI*1)
 	VUNPCKHPS     Z21, Z20, Z12
 	VUNPCKLPS     Z21, Z20, Z20
 	VADDPS        Z12, Z20, Z20
@@ -8053,84 +8288,94 @@ store_4_1:
 	VADDPS        Y23, Y20, Y20
 	VEXTRACTF32X4 $0x01, Y20, X23
 	VADDPS        X23, X20, X20
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VADDPS        16(AX)(CX*2), X20, X20
+	VADDPS        16(BX)(DI*2), X20, X20
 
 store_4_2:
-	VMOVUPS X20, 16(AX)(CX*2)
+	VMOVUPS X20, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_4x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_4x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_4x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), BX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   SI, R9
-	SHRQ   $0x04, R9
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x02, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPS     (AX), Z4
-	VMOVUPS     (AX)(CX*1), Z5
-	VMOVUPS     (AX)(CX*2), Z6
-	VMOVUPS     (AX)(R8*1), Z7
-	VMOVUPS     (DX), Z8
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPS     (R8), Z4
+	VMOVUPS     (R8)(AX*1), Z5
+	VMOVUPS     (R8)(AX*2), Z6
+	VMOVUPS     (R8)(CX*1), Z7
+	VMOVUPS     (R10), Z8
 	VFMADD231PS Z8, Z4, Z0
 	VFMADD231PS Z8, Z5, Z1
 	VFMADD231PS Z8, Z6, Z2
 	VFMADD231PS Z8, Z7, Z3
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, BX
-	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x0f, R9
 	JZ          reduce
-	MOVQ        $0x00000001, BX
-	SHLXQ       SI, BX, BX
-	DECQ        BX
-	KMOVW       BX, K1
-	VMOVUPS.Z   (AX), K1, Z4
-	VMOVUPS.Z   (AX)(CX*1), K1, Z5
-	VMOVUPS.Z   (AX)(CX*2), K1, Z6
-	VMOVUPS.Z   (AX)(R8*1), K1, Z7
-	VMOVUPS.Z   (DX), K1, Z8
+	MOVQ        $0x00000001, R11
+	SHLXQ       R9, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMOVUPS.Z   (R8)(AX*1), K1, Z5
+	VMOVUPS.Z   (R8)(AX*2), K1, Z6
+	VMOVUPS.Z   (R8)(CX*1), K1, Z7
+	VMOVUPS.Z   (R10), K1, Z8
 	VFMADD231PS Z8, Z4, Z0
 	VFMADD231PS Z8, Z5, Z1
 	VFMADD231PS Z8, Z6, Z2
 	VFMADD231PS Z8, Z7, Z3
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
-	MOVQ          $0x00000001, SI
-	KMOVW         SI, K1
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
+	MOVQ          $0x00000001, R11
+	KMOVW         R11, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPS     Z31, Z0, Z30
 	VUNPCKLPS     Z31, Z0, Z0
@@ -8143,13 +8388,13 @@ reduce:
 	VADDPS        Y30, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X30
 	VADDPS        X30, X0, X0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X30
+	VMOVUPS.Z     (SI), K1, X30
 	VADDPS        X30, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (SI)
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPS     Z0, Z1, Z30
 	VUNPCKLPS     Z0, Z1, Z1
@@ -8162,13 +8407,13 @@ store_0_0:
 	VADDPS        Y30, Y1, Y1
 	VEXTRACTF32X4 $0x01, Y1, X30
 	VADDPS        X30, X1, X1
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X30
+	VMOVUPS.Z     (SI)(R8*1), K1, X30
 	VADDPS        X30, X1, X1
 
 store_0_1:
-	VMOVUPS       X1, K1, (AX)(CX*1)
+	VMOVUPS       X1, K1, (SI)(R8*1)
 	VPXORD        Z1, Z1, Z1
 	VUNPCKHPS     Z1, Z2, Z30
 	VUNPCKLPS     Z1, Z2, Z2
@@ -8181,13 +8426,13 @@ store_0_1:
 	VADDPS        Y30, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X30
 	VADDPS        X30, X2, X2
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VMOVUPS.Z     (AX)(CX*2), K1, X30
+	VMOVUPS.Z     (SI)(R8*2), K1, X30
 	VADDPS        X30, X2, X2
 
 store_0_2:
-	VMOVUPS       X2, K1, (AX)(CX*2)
+	VMOVUPS       X2, K1, (SI)(R8*2)
 	VPXORD        Z2, Z2, Z2
 	VUNPCKHPS     Z2, Z3, Z30
 	VUNPCKLPS     Z2, Z3, Z3
@@ -8200,30 +8445,33 @@ store_0_2:
 	VADDPS        Y30, Y3, Y3
 	VEXTRACTF32X4 $0x01, Y3, X30
 	VADDPS        X30, X3, X3
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VMOVUPS.Z     (AX)(DX*1), K1, X30
+	VMOVUPS.Z     (SI)(R9*1), K1, X30
 	VADDPS        X30, X3, X3
 
 store_0_3:
-	VMOVUPS X3, K1, (AX)(DX*1)
+	VMOVUPS X3, K1, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_4x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_4x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_4x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8232,67 +8480,74 @@ TEXT ·dotZF32_4x2(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x02, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPS     (AX), Z8
-	VMOVUPS     (AX)(CX*1), Z9
-	VMOVUPS     (AX)(CX*2), Z10
-	VMOVUPS     (AX)(R8*1), Z11
-	VMOVUPS     (DX), Z12
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPS     (R8), Z8
+	VMOVUPS     (R8)(AX*1), Z9
+	VMOVUPS     (R8)(AX*2), Z10
+	VMOVUPS     (R8)(CX*1), Z11
+	VMOVUPS     (R10), Z12
 	VFMADD231PS Z12, Z8, Z0
 	VFMADD231PS Z12, Z9, Z2
 	VFMADD231PS Z12, Z10, Z4
 	VFMADD231PS Z12, Z11, Z6
-	VMOVUPS     (DX)(BX*1), Z12
+	VMOVUPS     (R10)(R11*1), Z12
 	VFMADD231PS Z12, Z8, Z1
 	VFMADD231PS Z12, Z9, Z3
 	VFMADD231PS Z12, Z10, Z5
 	VFMADD231PS Z12, Z11, Z7
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R12
 	ADDQ        $0x40, R9
-	ADDQ        $0x40, DI
-	DECQ        R10
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x0f, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z8
-	VMOVUPS.Z   (AX)(CX*1), K1, Z9
-	VMOVUPS.Z   (AX)(CX*2), K1, Z10
-	VMOVUPS.Z   (AX)(R8*1), K1, Z11
-	VMOVUPS.Z   (DX), K1, Z12
+	MOVQ        $0x00000001, R12
+	SHLXQ       R9, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (R8), K1, Z8
+	VMOVUPS.Z   (R8)(AX*1), K1, Z9
+	VMOVUPS.Z   (R8)(AX*2), K1, Z10
+	VMOVUPS.Z   (R8)(CX*1), K1, Z11
+	VMOVUPS.Z   (R10), K1, Z12
 	VFMADD231PS Z12, Z8, Z0
 	VFMADD231PS Z12, Z9, Z2
 	VFMADD231PS Z12, Z10, Z4
 	VFMADD231PS Z12, Z11, Z6
-	VMOVUPS.Z   (DX)(BX*1), K1, Z12
+	VMOVUPS.Z   (R10)(R11*1), K1, Z12
 	VFMADD231PS Z12, Z8, Z1
 	VFMADD231PS Z12, Z9, Z3
 	VFMADD231PS Z12, Z10, Z5
 	VFMADD231PS Z12, Z11, Z7
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
-	MOVQ          $0x00000003, SI
-	KMOVW         SI, K1
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
+	MOVQ          $0x00000003, R11
+	KMOVW         R11, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -8304,13 +8559,13 @@ reduce:
 	VADDPS        Y31, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X31
 	VADDPS        X31, X0, X0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X31
+	VMOVUPS.Z     (SI), K1, X31
 	VADDPS        X31, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (SI)
 	VUNPCKHPS     Z3, Z2, Z0
 	VUNPCKLPS     Z3, Z2, Z2
 	VADDPS        Z0, Z2, Z2
@@ -8322,13 +8577,13 @@ store_0_0:
 	VADDPS        Y0, Y2, Y2
 	VEXTRACTF32X4 $0x01, Y2, X0
 	VADDPS        X0, X2, X2
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X0
+	VMOVUPS.Z     (SI)(R8*1), K1, X0
 	VADDPS        X0, X2, X2
 
 store_0_1:
-	VMOVUPS       X2, K1, (AX)(CX*1)
+	VMOVUPS       X2, K1, (SI)(R8*1)
 	VUNPCKHPS     Z5, Z4, Z2
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z2, Z4, Z4
@@ -8340,13 +8595,13 @@ store_0_1:
 	VADDPS        Y2, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X2
 	VADDPS        X2, X4, X4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VMOVUPS.Z     (AX)(CX*2), K1, X2
+	VMOVUPS.Z     (SI)(R8*2), K1, X2
 	VADDPS        X2, X4, X4
 
 store_0_2:
-	VMOVUPS       X4, K1, (AX)(CX*2)
+	VMOVUPS       X4, K1, (SI)(R8*2)
 	VUNPCKHPS     Z7, Z6, Z4
 	VUNPCKLPS     Z7, Z6, Z6
 	VADDPS        Z4, Z6, Z6
@@ -8358,30 +8613,33 @@ store_0_2:
 	VADDPS        Y4, Y6, Y6
 	VEXTRACTF32X4 $0x01, Y6, X4
 	VADDPS        X4, X6, X6
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VMOVUPS.Z     (AX)(DX*1), K1, X4
+	VMOVUPS.Z     (SI)(R9*1), K1, X4
 	VADDPS        X4, X6, X6
 
 store_0_3:
-	VMOVUPS X6, K1, (AX)(DX*1)
+	VMOVUPS X6, K1, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_4x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_4x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_4x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8394,77 +8652,84 @@ TEXT ·dotZF32_4x3(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ   SI, R10
-	SHRQ   $0x04, R10
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x02, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPS     (AX), Z12
-	VMOVUPS     (AX)(CX*1), Z13
-	VMOVUPS     (AX)(CX*2), Z14
-	VMOVUPS     (AX)(R8*1), Z15
-	VMOVUPS     (DX), Z16
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPS     (R8), Z12
+	VMOVUPS     (R8)(AX*1), Z13
+	VMOVUPS     (R8)(AX*2), Z14
+	VMOVUPS     (R8)(CX*1), Z15
+	VMOVUPS     (R10), Z16
 	VFMADD231PS Z16, Z12, Z0
 	VFMADD231PS Z16, Z13, Z3
 	VFMADD231PS Z16, Z14, Z6
 	VFMADD231PS Z16, Z15, Z9
-	VMOVUPS     (DX)(BX*1), Z16
+	VMOVUPS     (R10)(R11*1), Z16
 	VFMADD231PS Z16, Z12, Z1
 	VFMADD231PS Z16, Z13, Z4
 	VFMADD231PS Z16, Z14, Z7
 	VFMADD231PS Z16, Z15, Z10
-	VMOVUPS     (DX)(BX*2), Z16
+	VMOVUPS     (R10)(R11*2), Z16
 	VFMADD231PS Z16, Z12, Z2
 	VFMADD231PS Z16, Z13, Z5
 	VFMADD231PS Z16, Z14, Z8
 	VFMADD231PS Z16, Z15, Z11
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R12
 	ADDQ        $0x40, R9
-	ADDQ        $0x40, DI
-	DECQ        R10
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x0f, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z12
-	VMOVUPS.Z   (AX)(CX*1), K1, Z13
-	VMOVUPS.Z   (AX)(CX*2), K1, Z14
-	VMOVUPS.Z   (AX)(R8*1), K1, Z15
-	VMOVUPS.Z   (DX), K1, Z16
+	MOVQ        $0x00000001, R12
+	SHLXQ       R9, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (R8), K1, Z12
+	VMOVUPS.Z   (R8)(AX*1), K1, Z13
+	VMOVUPS.Z   (R8)(AX*2), K1, Z14
+	VMOVUPS.Z   (R8)(CX*1), K1, Z15
+	VMOVUPS.Z   (R10), K1, Z16
 	VFMADD231PS Z16, Z12, Z0
 	VFMADD231PS Z16, Z13, Z3
 	VFMADD231PS Z16, Z14, Z6
 	VFMADD231PS Z16, Z15, Z9
-	VMOVUPS.Z   (DX)(BX*1), K1, Z16
+	VMOVUPS.Z   (R10)(R11*1), K1, Z16
 	VFMADD231PS Z16, Z12, Z1
 	VFMADD231PS Z16, Z13, Z4
 	VFMADD231PS Z16, Z14, Z7
 	VFMADD231PS Z16, Z15, Z10
-	VMOVUPS.Z   (DX)(BX*2), K1, Z16
+	VMOVUPS.Z   (R10)(R11*2), K1, Z16
 	VFMADD231PS Z16, Z12, Z2
 	VFMADD231PS Z16, Z13, Z5
 	VFMADD231PS Z16, Z14, Z8
 	VFMADD231PS Z16, Z15, Z11
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
-	MOVQ          $0x00000007, SI
-	KMOVW         SI, K1
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
+	MOVQ          $0x00000007, R11
+	KMOVW         R11, K1
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -8479,13 +8744,13 @@ reduce:
 	VADDPS        Y1, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X1
 	VADDPS        X1, X0, X0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VMOVUPS.Z     (AX), K1, X1
+	VMOVUPS.Z     (SI), K1, X1
 	VADDPS        X1, X0, X0
 
 store_0_0:
-	VMOVUPS       X0, K1, (AX)
+	VMOVUPS       X0, K1, (SI)
 	VUNPCKHPS     Z4, Z3, Z0
 	VUNPCKLPS     Z4, Z3, Z3
 	VADDPS        Z0, Z3, Z3
@@ -8500,13 +8765,13 @@ store_0_0:
 	VADDPS        Y4, Y3, Y3
 	VEXTRACTF32X4 $0x01, Y3, X4
 	VADDPS        X4, X3, X3
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VMOVUPS.Z     (AX)(CX*1), K1, X4
+	VMOVUPS.Z     (SI)(R8*1), K1, X4
 	VADDPS        X4, X3, X3
 
 store_0_1:
-	VMOVUPS       X3, K1, (AX)(CX*1)
+	VMOVUPS       X3, K1, (SI)(R8*1)
 	VUNPCKHPS     Z7, Z6, Z3
 	VUNPCKLPS     Z7, Z6, Z6
 	VADDPS        Z3, Z6, Z6
@@ -8521,13 +8786,13 @@ store_0_1:
 	VADDPS        Y7, Y6, Y6
 	VEXTRACTF32X4 $0x01, Y6, X7
 	VADDPS        X7, X6, X6
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VMOVUPS.Z     (AX)(CX*2), K1, X7
+	VMOVUPS.Z     (SI)(R8*2), K1, X7
 	VADDPS        X7, X6, X6
 
 store_0_2:
-	VMOVUPS       X6, K1, (AX)(CX*2)
+	VMOVUPS       X6, K1, (SI)(R8*2)
 	VUNPCKHPS     Z10, Z9, Z6
 	VUNPCKLPS     Z10, Z9, Z9
 	VADDPS        Z6, Z9, Z9
@@ -8542,30 +8807,33 @@ store_0_2:
 	VADDPS        Y10, Y9, Y9
 	VEXTRACTF32X4 $0x01, Y9, X10
 	VADDPS        X10, X9, X9
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VMOVUPS.Z     (AX)(DX*1), K1, X10
+	VMOVUPS.Z     (SI)(R9*1), K1, X10
 	VADDPS        X10, X9, X9
 
 store_0_3:
-	VMOVUPS X9, K1, (AX)(DX*1)
+	VMOVUPS X9, K1, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_4x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_4x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_4x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R10
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8582,85 +8850,92 @@ TEXT ·dotZF32_4x4(SB), NOSPLIT, $0-72
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ   SI, R11
-	SHRQ   $0x04, R11
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x02, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R13
+	MOVQ   n+48(FP), R14
+	SHRQ   $0x04, R14
 
 loop:
-	TESTQ       R11, R11
+	TESTQ       R14, R14
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPS     (AX), Z16
-	VMOVUPS     (AX)(CX*1), Z17
-	VMOVUPS     (AX)(CX*2), Z18
-	VMOVUPS     (AX)(R8*1), Z19
-	VMOVUPS     (DX), Z20
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPS     (R8), Z16
+	VMOVUPS     (R8)(AX*1), Z17
+	VMOVUPS     (R8)(AX*2), Z18
+	VMOVUPS     (R8)(CX*1), Z19
+	VMOVUPS     (R10), Z20
 	VFMADD231PS Z20, Z16, Z0
 	VFMADD231PS Z20, Z17, Z4
 	VFMADD231PS Z20, Z18, Z8
 	VFMADD231PS Z20, Z19, Z12
-	VMOVUPS     (DX)(BX*1), Z20
+	VMOVUPS     (R10)(R11*1), Z20
 	VFMADD231PS Z20, Z16, Z1
 	VFMADD231PS Z20, Z17, Z5
 	VFMADD231PS Z20, Z18, Z9
 	VFMADD231PS Z20, Z19, Z13
-	VMOVUPS     (DX)(BX*2), Z20
+	VMOVUPS     (R10)(R11*2), Z20
 	VFMADD231PS Z20, Z16, Z2
 	VFMADD231PS Z20, Z17, Z6
 	VFMADD231PS Z20, Z18, Z10
 	VFMADD231PS Z20, Z19, Z14
-	VMOVUPS     (DX)(R9*1), Z20
+	VMOVUPS     (R10)(R12*1), Z20
 	VFMADD231PS Z20, Z16, Z3
 	VFMADD231PS Z20, Z17, Z7
 	VFMADD231PS Z20, Z18, Z11
 	VFMADD231PS Z20, Z19, Z15
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
 	ADDQ        $0x40, R10
-	ADDQ        $0x40, DI
-	DECQ        R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x40, R9
+	DECQ        R14
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x0f, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z16
-	VMOVUPS.Z   (AX)(CX*1), K1, Z17
-	VMOVUPS.Z   (AX)(CX*2), K1, Z18
-	VMOVUPS.Z   (AX)(R8*1), K1, Z19
-	VMOVUPS.Z   (DX), K1, Z20
+	MOVQ        $0x00000001, R13
+	SHLXQ       R9, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R8), K1, Z16
+	VMOVUPS.Z   (R8)(AX*1), K1, Z17
+	VMOVUPS.Z   (R8)(AX*2), K1, Z18
+	VMOVUPS.Z   (R8)(CX*1), K1, Z19
+	VMOVUPS.Z   (R10), K1, Z20
 	VFMADD231PS Z20, Z16, Z0
 	VFMADD231PS Z20, Z17, Z4
 	VFMADD231PS Z20, Z18, Z8
 	VFMADD231PS Z20, Z19, Z12
-	VMOVUPS.Z   (DX)(BX*1), K1, Z20
+	VMOVUPS.Z   (R10)(R11*1), K1, Z20
 	VFMADD231PS Z20, Z16, Z1
 	VFMADD231PS Z20, Z17, Z5
 	VFMADD231PS Z20, Z18, Z9
 	VFMADD231PS Z20, Z19, Z13
-	VMOVUPS.Z   (DX)(BX*2), K1, Z20
+	VMOVUPS.Z   (R10)(R11*2), K1, Z20
 	VFMADD231PS Z20, Z16, Z2
 	VFMADD231PS Z20, Z17, Z6
 	VFMADD231PS Z20, Z18, Z10
 	VFMADD231PS Z20, Z19, Z14
-	VMOVUPS.Z   (DX)(R9*1), K1, Z20
+	VMOVUPS.Z   (R10)(R12*1), K1, Z20
 	VFMADD231PS Z20, Z16, Z3
 	VFMADD231PS Z20, Z17, Z7
 	VFMADD231PS Z20, Z18, Z11
 	VFMADD231PS Z20, Z19, Z15
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -8674,12 +8949,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (SI), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (SI)
 	VUNPCKHPS     Z5, Z4, Z0
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z0, Z4, Z4
@@ -8693,12 +8968,12 @@ store_0_0:
 	VADDPS        Y7, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X7
 	VADDPS        X7, X4, X4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X4, X4
+	VADDPS        (SI)(R8*1), X4, X4
 
 store_0_1:
-	VMOVUPS       X4, (AX)(CX*1)
+	VMOVUPS       X4, (SI)(R8*1)
 	VUNPCKHPS     Z9, Z8, Z4
 	VUNPCKLPS     Z9, Z8, Z8
 	VADDPS        Z4, Z8, Z8
@@ -8712,12 +8987,12 @@ store_0_1:
 	VADDPS        Y11, Y8, Y8
 	VEXTRACTF32X4 $0x01, Y8, X11
 	VADDPS        X11, X8, X8
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X8, X8
+	VADDPS        (SI)(R8*2), X8, X8
 
 store_0_2:
-	VMOVUPS       X8, (AX)(CX*2)
+	VMOVUPS       X8, (SI)(R8*2)
 	VUNPCKHPS     Z13, Z12, Z8
 	VUNPCKLPS     Z13, Z12, Z12
 	VADDPS        Z8, Z12, Z12
@@ -8731,29 +9006,32 @@ store_0_2:
 	VADDPS        Y15, Y12, Y12
 	VEXTRACTF32X4 $0x01, Y12, X15
 	VADDPS        X15, X12, X12
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VADDPS        (AX)(DX*1), X12, X12
+	VADDPS        (SI)(R9*1), X12, X12
 
 store_0_3:
-	VMOVUPS X12, (AX)(DX*1)
+	VMOVUPS X12, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_4x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_4x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_4x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R10
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -8774,95 +9052,102 @@ TEXT ·dotZF32_4x5(SB), NOSPLIT, $0-72
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
-	MOVQ   SI, R11
-	SHRQ   $0x04, R11
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x02, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R13
+	MOVQ   n+48(FP), R14
+	SHRQ   $0x04, R14
 
 loop:
-	TESTQ       R11, R11
+	TESTQ       R14, R14
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPS     (AX), Z20
-	VMOVUPS     (AX)(CX*1), Z21
-	VMOVUPS     (AX)(CX*2), Z22
-	VMOVUPS     (AX)(R8*1), Z23
-	VMOVUPS     (DX), Z24
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPS     (R8), Z20
+	VMOVUPS     (R8)(AX*1), Z21
+	VMOVUPS     (R8)(AX*2), Z22
+	VMOVUPS     (R8)(CX*1), Z23
+	VMOVUPS     (R10), Z24
 	VFMADD231PS Z24, Z20, Z0
 	VFMADD231PS Z24, Z21, Z5
 	VFMADD231PS Z24, Z22, Z10
 	VFMADD231PS Z24, Z23, Z15
-	VMOVUPS     (DX)(BX*1), Z24
+	VMOVUPS     (R10)(R11*1), Z24
 	VFMADD231PS Z24, Z20, Z1
 	VFMADD231PS Z24, Z21, Z6
 	VFMADD231PS Z24, Z22, Z11
 	VFMADD231PS Z24, Z23, Z16
-	VMOVUPS     (DX)(BX*2), Z24
+	VMOVUPS     (R10)(R11*2), Z24
 	VFMADD231PS Z24, Z20, Z2
 	VFMADD231PS Z24, Z21, Z7
 	VFMADD231PS Z24, Z22, Z12
 	VFMADD231PS Z24, Z23, Z17
-	VMOVUPS     (DX)(R9*1), Z24
+	VMOVUPS     (R10)(R12*1), Z24
 	VFMADD231PS Z24, Z20, Z3
 	VFMADD231PS Z24, Z21, Z8
 	VFMADD231PS Z24, Z22, Z13
 	VFMADD231PS Z24, Z23, Z18
-	VMOVUPS     (R10), Z24
+	VMOVUPS     (R13), Z24
 	VFMADD231PS Z24, Z20, Z4
 	VFMADD231PS Z24, Z21, Z9
 	VFMADD231PS Z24, Z22, Z14
 	VFMADD231PS Z24, Z23, Z19
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
 	ADDQ        $0x40, R10
-	ADDQ        $0x40, DI
-	DECQ        R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x40, R9
+	DECQ        R14
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x0f, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z20
-	VMOVUPS.Z   (AX)(CX*1), K1, Z21
-	VMOVUPS.Z   (AX)(CX*2), K1, Z22
-	VMOVUPS.Z   (AX)(R8*1), K1, Z23
-	VMOVUPS.Z   (DX), K1, Z24
+	MOVQ        $0x00000001, R14
+	SHLXQ       R9, R14, R14
+	DECQ        R14
+	KMOVW       R14, K1
+	VMOVUPS.Z   (R8), K1, Z20
+	VMOVUPS.Z   (R8)(AX*1), K1, Z21
+	VMOVUPS.Z   (R8)(AX*2), K1, Z22
+	VMOVUPS.Z   (R8)(CX*1), K1, Z23
+	VMOVUPS.Z   (R10), K1, Z24
 	VFMADD231PS Z24, Z20, Z0
 	VFMADD231PS Z24, Z21, Z5
 	VFMADD231PS Z24, Z22, Z10
 	VFMADD231PS Z24, Z23, Z15
-	VMOVUPS.Z   (DX)(BX*1), K1, Z24
+	VMOVUPS.Z   (R10)(R11*1), K1, Z24
 	VFMADD231PS Z24, Z20, Z1
 	VFMADD231PS Z24, Z21, Z6
 	VFMADD231PS Z24, Z22, Z11
 	VFMADD231PS Z24, Z23, Z16
-	VMOVUPS.Z   (DX)(BX*2), K1, Z24
+	VMOVUPS.Z   (R10)(R11*2), K1, Z24
 	VFMADD231PS Z24, Z20, Z2
 	VFMADD231PS Z24, Z21, Z7
 	VFMADD231PS Z24, Z22, Z12
 	VFMADD231PS Z24, Z23, Z17
-	VMOVUPS.Z   (DX)(R9*1), K1, Z24
+	VMOVUPS.Z   (R10)(R12*1), K1, Z24
 	VFMADD231PS Z24, Z20, Z3
 	VFMADD231PS Z24, Z21, Z8
 	VFMADD231PS Z24, Z22, Z13
 	VFMADD231PS Z24, Z23, Z18
-	VMOVUPS.Z   (R10), K1, Z24
+	VMOVUPS.Z   (R13), K1, Z24
 	VFMADD231PS Z24, Z20, Z4
 	VFMADD231PS Z24, Z21, Z9
 	VFMADD231PS Z24, Z22, Z14
 	VFMADD231PS Z24, Z23, Z19
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -8876,12 +9161,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (SI), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (SI)
 	VUNPCKHPS     Z6, Z5, Z0
 	VUNPCKLPS     Z6, Z5, Z5
 	VADDPS        Z0, Z5, Z5
@@ -8895,12 +9180,12 @@ store_0_0:
 	VADDPS        Y8, Y5, Y5
 	VEXTRACTF32X4 $0x01, Y5, X8
 	VADDPS        X8, X5, X5
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X5, X5
+	VADDPS        (SI)(R8*1), X5, X5
 
 store_0_1:
-	VMOVUPS       X5, (AX)(CX*1)
+	VMOVUPS       X5, (SI)(R8*1)
 	VUNPCKHPS     Z11, Z10, Z5
 	VUNPCKLPS     Z11, Z10, Z10
 	VADDPS        Z5, Z10, Z10
@@ -8914,12 +9199,12 @@ store_0_1:
 	VADDPS        Y13, Y10, Y10
 	VEXTRACTF32X4 $0x01, Y10, X13
 	VADDPS        X13, X10, X10
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X10, X10
+	VADDPS        (SI)(R8*2), X10, X10
 
 store_0_2:
-	VMOVUPS       X10, (AX)(CX*2)
+	VMOVUPS       X10, (SI)(R8*2)
 	VUNPCKHPS     Z16, Z15, Z10
 	VUNPCKLPS     Z16, Z15, Z15
 	VADDPS        Z10, Z15, Z15
@@ -8933,14 +9218,14 @@ store_0_2:
 	VADDPS        Y18, Y15, Y15
 	VEXTRACTF32X4 $0x01, Y15, X18
 	VADDPS        X18, X15, X15
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VADDPS        (AX)(DX*1), X15, X15
+	VADDPS        (SI)(R9*1), X15, X15
 
 store_0_3:
-	VMOVUPS       X15, (AX)(DX*1)
-	MOVQ          $0x00000001, SI
-	KMOVW         SI, K1
+	VMOVUPS       X15, (SI)(R9*1)
+	MOVQ          $0x00000001, R11
+	KMOVW         R11, K1
 	VPXORD        Z15, Z15, Z15
 	VUNPCKHPS     Z15, Z4, Z18
 	VUNPCKLPS     Z15, Z4, Z4
@@ -8953,13 +9238,13 @@ store_0_3:
 	VADDPS        Y18, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X18
 	VADDPS        X18, X4, X4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X18
+	VMOVUPS.Z     16(SI), K1, X18
 	VADDPS        X18, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(SI)
 	VPXORD        Z4, Z4, Z4
 	VUNPCKHPS     Z4, Z9, Z18
 	VUNPCKLPS     Z4, Z9, Z9
@@ -8972,13 +9257,13 @@ store_4_0:
 	VADDPS        Y18, Y9, Y9
 	VEXTRACTF32X4 $0x01, Y9, X18
 	VADDPS        X18, X9, X9
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X18
+	VMOVUPS.Z     16(SI)(R8*1), K1, X18
 	VADDPS        X18, X9, X9
 
 store_4_1:
-	VMOVUPS       X9, K1, 16(AX)(CX*1)
+	VMOVUPS       X9, K1, 16(SI)(R8*1)
 	VPXORD        Z9, Z9, Z9
 	VUNPCKHPS     Z9, Z14, Z18
 	VUNPCKLPS     Z9, Z14, Z14
@@ -8991,13 +9276,13 @@ store_4_1:
 	VADDPS        Y18, Y14, Y14
 	VEXTRACTF32X4 $0x01, Y14, X18
 	VADDPS        X18, X14, X14
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_2
-	VMOVUPS.Z     16(AX)(CX*2), K1, X18
+	VMOVUPS.Z     16(SI)(R8*2), K1, X18
 	VADDPS        X18, X14, X14
 
 store_4_2:
-	VMOVUPS       X14, K1, 16(AX)(CX*2)
+	VMOVUPS       X14, K1, 16(SI)(R8*2)
 	VPXORD        Z14, Z14, Z14
 	VUNPCKHPS     Z14, Z19, Z18
 	VUNPCKLPS     Z14, Z19, Z19
@@ -9010,30 +9295,33 @@ store_4_2:
 	VADDPS        Y18, Y19, Y19
 	VEXTRACTF32X4 $0x01, Y19, X18
 	VADDPS        X18, X19, X19
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_3
-	VMOVUPS.Z     16(AX)(DX*1), K1, X18
+	VMOVUPS.Z     16(SI)(R9*1), K1, X18
 	VADDPS        X18, X19, X19
 
 store_4_3:
-	VMOVUPS X19, K1, 16(AX)(DX*1)
+	VMOVUPS X19, K1, 16(SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF32_4x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, pf *float32)
+// func dotZF32_4x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF32_4x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x02, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x02, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R10
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -9058,105 +9346,112 @@ TEXT ·dotZF32_4x6(SB), NOSPLIT, $0-72
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	MOVQ   SI, R11
-	SHRQ   $0x04, R11
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x02, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R13
+	MOVQ   n+48(FP), R14
+	SHRQ   $0x04, R14
 
 loop:
-	TESTQ       R11, R11
+	TESTQ       R14, R14
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPS     (AX), Z24
-	VMOVUPS     (AX)(CX*1), Z25
-	VMOVUPS     (AX)(CX*2), Z26
-	VMOVUPS     (AX)(R8*1), Z27
-	VMOVUPS     (DX), Z28
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPS     (R8), Z24
+	VMOVUPS     (R8)(AX*1), Z25
+	VMOVUPS     (R8)(AX*2), Z26
+	VMOVUPS     (R8)(CX*1), Z27
+	VMOVUPS     (R10), Z28
 	VFMADD231PS Z28, Z24, Z0
 	VFMADD231PS Z28, Z25, Z6
 	VFMADD231PS Z28, Z26, Z12
 	VFMADD231PS Z28, Z27, Z18
-	VMOVUPS     (DX)(BX*1), Z28
+	VMOVUPS     (R10)(R11*1), Z28
 	VFMADD231PS Z28, Z24, Z1
 	VFMADD231PS Z28, Z25, Z7
 	VFMADD231PS Z28, Z26, Z13
 	VFMADD231PS Z28, Z27, Z19
-	VMOVUPS     (DX)(BX*2), Z28
+	VMOVUPS     (R10)(R11*2), Z28
 	VFMADD231PS Z28, Z24, Z2
 	VFMADD231PS Z28, Z25, Z8
 	VFMADD231PS Z28, Z26, Z14
 	VFMADD231PS Z28, Z27, Z20
-	VMOVUPS     (DX)(R9*1), Z28
+	VMOVUPS     (R10)(R12*1), Z28
 	VFMADD231PS Z28, Z24, Z3
 	VFMADD231PS Z28, Z25, Z9
 	VFMADD231PS Z28, Z26, Z15
 	VFMADD231PS Z28, Z27, Z21
-	VMOVUPS     (R10), Z28
+	VMOVUPS     (R13), Z28
 	VFMADD231PS Z28, Z24, Z4
 	VFMADD231PS Z28, Z25, Z10
 	VFMADD231PS Z28, Z26, Z16
 	VFMADD231PS Z28, Z27, Z22
-	VMOVUPS     (R10)(BX*1), Z28
+	VMOVUPS     (R13)(R11*1), Z28
 	VFMADD231PS Z28, Z24, Z5
 	VFMADD231PS Z28, Z25, Z11
 	VFMADD231PS Z28, Z26, Z17
 	VFMADD231PS Z28, Z27, Z23
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
 	ADDQ        $0x40, R10
-	ADDQ        $0x40, DI
-	DECQ        R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x40, R9
+	DECQ        R14
 	JMP         loop
 
 tail:
-	ANDQ        $0x0f, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x0f, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPS.Z   (AX), K1, Z24
-	VMOVUPS.Z   (AX)(CX*1), K1, Z25
-	VMOVUPS.Z   (AX)(CX*2), K1, Z26
-	VMOVUPS.Z   (AX)(R8*1), K1, Z27
-	VMOVUPS.Z   (DX), K1, Z28
+	MOVQ        $0x00000001, R14
+	SHLXQ       R9, R14, R14
+	DECQ        R14
+	KMOVW       R14, K1
+	VMOVUPS.Z   (R8), K1, Z24
+	VMOVUPS.Z   (R8)(AX*1), K1, Z25
+	VMOVUPS.Z   (R8)(AX*2), K1, Z26
+	VMOVUPS.Z   (R8)(CX*1), K1, Z27
+	VMOVUPS.Z   (R10), K1, Z28
 	VFMADD231PS Z28, Z24, Z0
 	VFMADD231PS Z28, Z25, Z6
 	VFMADD231PS Z28, Z26, Z12
 	VFMADD231PS Z28, Z27, Z18
-	VMOVUPS.Z   (DX)(BX*1), K1, Z28
+	VMOVUPS.Z   (R10)(R11*1), K1, Z28
 	VFMADD231PS Z28, Z24, Z1
 	VFMADD231PS Z28, Z25, Z7
 	VFMADD231PS Z28, Z26, Z13
 	VFMADD231PS Z28, Z27, Z19
-	VMOVUPS.Z   (DX)(BX*2), K1, Z28
+	VMOVUPS.Z   (R10)(R11*2), K1, Z28
 	VFMADD231PS Z28, Z24, Z2
 	VFMADD231PS Z28, Z25, Z8
 	VFMADD231PS Z28, Z26, Z14
 	VFMADD231PS Z28, Z27, Z20
-	VMOVUPS.Z   (DX)(R9*1), K1, Z28
+	VMOVUPS.Z   (R10)(R12*1), K1, Z28
 	VFMADD231PS Z28, Z24, Z3
 	VFMADD231PS Z28, Z25, Z9
 	VFMADD231PS Z28, Z26, Z15
 	VFMADD231PS Z28, Z27, Z21
-	VMOVUPS.Z   (R10), K1, Z28
+	VMOVUPS.Z   (R13), K1, Z28
 	VFMADD231PS Z28, Z24, Z4
 	VFMADD231PS Z28, Z25, Z10
 	VFMADD231PS Z28, Z26, Z16
 	VFMADD231PS Z28, Z27, Z22
-	VMOVUPS.Z   (R10)(BX*1), K1, Z28
+	VMOVUPS.Z   (R13)(R11*1), K1, Z28
 	VFMADD231PS Z28, Z24, Z5
 	VFMADD231PS Z28, Z25, Z11
 	VFMADD231PS Z28, Z26, Z17
 	VFMADD231PS Z28, Z27, Z23
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x02, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x02, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
 	VUNPCKHPS     Z1, Z0, Z31
 	VUNPCKLPS     Z1, Z0, Z0
 	VADDPS        Z31, Z0, Z0
@@ -9170,12 +9465,12 @@ reduce:
 	VADDPS        Y3, Y0, Y0
 	VEXTRACTF32X4 $0x01, Y0, X3
 	VADDPS        X3, X0, X0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VADDPS        (AX), X0, X0
+	VADDPS        (SI), X0, X0
 
 store_0_0:
-	VMOVUPS       X0, (AX)
+	VMOVUPS       X0, (SI)
 	VUNPCKHPS     Z7, Z6, Z0
 	VUNPCKLPS     Z7, Z6, Z6
 	VADDPS        Z0, Z6, Z6
@@ -9189,12 +9484,12 @@ store_0_0:
 	VADDPS        Y9, Y6, Y6
 	VEXTRACTF32X4 $0x01, Y6, X9
 	VADDPS        X9, X6, X6
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VADDPS        (AX)(CX*1), X6, X6
+	VADDPS        (SI)(R8*1), X6, X6
 
 store_0_1:
-	VMOVUPS       X6, (AX)(CX*1)
+	VMOVUPS       X6, (SI)(R8*1)
 	VUNPCKHPS     Z13, Z12, Z6
 	VUNPCKLPS     Z13, Z12, Z12
 	VADDPS        Z6, Z12, Z12
@@ -9208,12 +9503,12 @@ store_0_1:
 	VADDPS        Y15, Y12, Y12
 	VEXTRACTF32X4 $0x01, Y12, X15
 	VADDPS        X15, X12, X12
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VADDPS        (AX)(CX*2), X12, X12
+	VADDPS        (SI)(R8*2), X12, X12
 
 store_0_2:
-	VMOVUPS       X12, (AX)(CX*2)
+	VMOVUPS       X12, (SI)(R8*2)
 	VUNPCKHPS     Z19, Z18, Z12
 	VUNPCKLPS     Z19, Z18, Z18
 	VADDPS        Z12, Z18, Z18
@@ -9227,14 +9522,14 @@ store_0_2:
 	VADDPS        Y21, Y18, Y18
 	VEXTRACTF32X4 $0x01, Y18, X21
 	VADDPS        X21, X18, X18
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VADDPS        (AX)(DX*1), X18, X18
+	VADDPS        (SI)(R9*1), X18, X18
 
 store_0_3:
-	VMOVUPS       X18, (AX)(DX*1)
-	MOVQ          $0x00000003, SI
-	KMOVW         SI, K1
+	VMOVUPS       X18, (SI)(R9*1)
+	MOVQ          $0x00000003, R11
+	KMOVW         R11, K1
 	VUNPCKHPS     Z5, Z4, Z18
 	VUNPCKLPS     Z5, Z4, Z4
 	VADDPS        Z18, Z4, Z4
@@ -9246,13 +9541,13 @@ store_0_3:
 	VADDPS        Y18, Y4, Y4
 	VEXTRACTF32X4 $0x01, Y4, X18
 	VADDPS        X18, X4, X4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_0
-	VMOVUPS.Z     16(AX), K1, X18
+	VMOVUPS.Z     16(SI), K1, X18
 	VADDPS        X18, X4, X4
 
 store_4_0:
-	VMOVUPS       X4, K1, 16(AX)
+	VMOVUPS       X4, K1, 16(SI)
 	VUNPCKHPS     Z11, Z10, Z4
 	VUNPCKLPS     Z11, Z10, Z10
 	VADDPS        Z4, Z10, Z10
@@ -9264,13 +9559,13 @@ store_4_0:
 	VADDPS        Y4, Y10, Y10
 	VEXTRACTF32X4 $0x01, Y10, X4
 	VADDPS        X4, X10, X10
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_1
-	VMOVUPS.Z     16(AX)(CX*1), K1, X4
+	VMOVUPS.Z     16(SI)(R8*1), K1, X4
 	VADDPS        X4, X10, X10
 
 store_4_1:
-	VMOVUPS       X10, K1, 16(AX)(CX*1)
+	VMOVUPS       X10, K1, 16(SI)(R8*1)
 	VUNPCKHPS     Z17, Z16, Z10
 	VUNPCKLPS     Z17, Z16, Z16
 	VADDPS        Z10, Z16, Z16
@@ -9282,13 +9577,13 @@ store_4_1:
 	VADDPS        Y10, Y16, Y16
 	VEXTRACTF32X4 $0x01, Y16, X10
 	VADDPS        X10, X16, X16
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_2
-	VMOVUPS.Z     16(AX)(CX*2), K1, X10
+	VMOVUPS.Z     16(SI)(R8*2), K1, X10
 	VADDPS        X10, X16, X16
 
 store_4_2:
-	VMOVUPS       X16, K1, 16(AX)(CX*2)
+	VMOVUPS       X16, K1, 16(SI)(R8*2)
 	VUNPCKHPS     Z23, Z22, Z16
 	VUNPCKLPS     Z23, Z22, Z22
 	VADDPS        Z16, Z22, Z22
@@ -9300,13 +9595,18 @@ store_4_2:
 	VADDPS        Y16, Y22, Y22
 	VEXTRACTF32X4 $0x01, Y22, X16
 	VADDPS        X16, X22, X22
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_3
-	VMOVUPS.Z     16(AX)(DX*1), K1, X16
+	VMOVUPS.Z     16(SI)(R9*1), K1, X16
 	VADDPS        X16, X22, X22
 
 store_4_3:
-	VMOVUPS X22, K1, 16(AX)(DX*1)
+	VMOVUPS X22, K1, 16(SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
@@ -16357,57 +16657,62 @@ done:
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), CX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
-	MOVQ   SI, BX
-	SHRQ   $0x03, BX
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R9
+	MOVQ   n+48(FP), R10
+	SHRQ   $0x03, R10
 
 loop:
-	TESTQ       BX, BX
+	TESTQ       R10, R10
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z1
-	VMOVUPD     (DX), Z2
+	VMOVUPD     (SI), Z1
+	VMOVUPD     (R8), Z2
 	VFMADD231PD Z2, Z1, Z0
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, CX
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        BX
+	DECQ        R10
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, CX
-	SHLXQ       SI, CX, CX
-	DECQ        CX
-	KMOVW       CX, K1
-	VMOVUPD.Z   (AX), K1, Z1
-	VMOVUPD.Z   (DX), K1, Z2
+	MOVQ        $0x00000001, R9
+	SHLXQ       DI, R9, R9
+	DECQ        R9
+	KMOVW       R9, K1
+	VMOVUPD.Z   (SI), K1, Z1
+	VMOVUPD.Z   (R8), K1, Z2
 	VFMADD231PD Z2, Z1, Z0
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
-	MOVQ          $0x00000001, DX
-	KMOVW         DX, K1
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPD     Z31, Z0, Z30
 	VUNPCKLPD     Z31, Z0, Z0
@@ -16418,72 +16723,82 @@ reduce:
 	VSHUFF64X2    $0x03, Y31, Y0, Y30
 	VSHUFF64X2    $0x00, Y31, Y0, Y0
 	VADDPD        Y30, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y31
+	VMOVUPD.Z     (DX), K1, Y31
 	VADDPD        Y31, Y0, Y0
 
 store_0_0:
-	VMOVUPD Y0, K1, (AX)
+	VMOVUPD Y0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), CX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	MOVQ   SI, R8
-	SHRQ   $0x03, R8
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z2
-	VMOVUPD     (DX), Z3
+	VMOVUPD     (SI), Z2
+	VMOVUPD     (R8), Z3
 	VFMADD231PD Z3, Z2, Z0
-	VMOVUPD     (DX)(BX*1), Z3
+	VMOVUPD     (R8)(R9*1), Z3
 	VFMADD231PD Z3, Z2, Z1
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, CX
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
 	ADDQ        $0x40, DI
-	DECQ        R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, CX
-	SHLXQ       SI, CX, CX
-	DECQ        CX
-	KMOVW       CX, K1
-	VMOVUPD.Z   (AX), K1, Z2
-	VMOVUPD.Z   (DX), K1, Z3
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (SI), K1, Z2
+	VMOVUPD.Z   (R8), K1, Z3
 	VFMADD231PD Z3, Z2, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z3
+	VMOVUPD.Z   (R8)(R9*1), K1, Z3
 	VFMADD231PD Z3, Z2, Z1
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
-	MOVQ          $0x00000003, DX
-	KMOVW         DX, K1
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -16493,77 +16808,87 @@ reduce:
 	VSHUFF64X2    $0x03, Y1, Y0, Y31
 	VSHUFF64X2    $0x00, Y1, Y0, Y0
 	VADDPD        Y31, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y1
+	VMOVUPD.Z     (DX), K1, Y1
 	VADDPD        Y1, Y0, Y0
 
 store_0_0:
-	VMOVUPD Y0, K1, (AX)
+	VMOVUPD Y0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), CX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	MOVQ   SI, R8
-	SHRQ   $0x03, R8
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z3
-	VMOVUPD     (DX), Z4
+	VMOVUPD     (SI), Z3
+	VMOVUPD     (R8), Z4
 	VFMADD231PD Z4, Z3, Z0
-	VMOVUPD     (DX)(BX*1), Z4
+	VMOVUPD     (R8)(R9*1), Z4
 	VFMADD231PD Z4, Z3, Z1
-	VMOVUPD     (DX)(BX*2), Z4
+	VMOVUPD     (R8)(R9*2), Z4
 	VFMADD231PD Z4, Z3, Z2
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, CX
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
 	ADDQ        $0x40, DI
-	DECQ        R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, CX
-	SHLXQ       SI, CX, CX
-	DECQ        CX
-	KMOVW       CX, K1
-	VMOVUPD.Z   (AX), K1, Z3
-	VMOVUPD.Z   (DX), K1, Z4
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (SI), K1, Z3
+	VMOVUPD.Z   (R8), K1, Z4
 	VFMADD231PD Z4, Z3, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z4
+	VMOVUPD.Z   (R8)(R9*1), K1, Z4
 	VFMADD231PD Z4, Z3, Z1
-	VMOVUPD.Z   (DX)(BX*2), K1, Z4
+	VMOVUPD.Z   (R8)(R9*2), K1, Z4
 	VFMADD231PD Z4, Z3, Z2
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
-	MOVQ          $0x00000007, DX
-	KMOVW         DX, K1
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -16578,80 +16903,90 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y1
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y1, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y2
+	VMOVUPD.Z     (DX), K1, Y2
 	VADDPD        Y2, Y0, Y0
 
 store_0_0:
-	VMOVUPD Y0, K1, (AX)
+	VMOVUPD Y0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z4
-	VMOVUPD     (DX), Z5
+	VMOVUPD     (SI), Z4
+	VMOVUPD     (R8), Z5
 	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD     (DX)(BX*1), Z5
+	VMOVUPD     (R8)(R9*1), Z5
 	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD     (DX)(BX*2), Z5
+	VMOVUPD     (R8)(R9*2), Z5
 	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD     (DX)(CX*1), Z5
+	VMOVUPD     (R8)(R10*1), Z5
 	VFMADD231PD Z5, Z4, Z3
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z4
-	VMOVUPD.Z   (DX), K1, Z5
+	MOVQ        $0x00000001, R11
+	SHLXQ       DI, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (SI), K1, Z4
+	VMOVUPD.Z   (R8), K1, Z5
 	VFMADD231PD Z5, Z4, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z5
+	VMOVUPD.Z   (R8)(R9*1), K1, Z5
 	VFMADD231PD Z5, Z4, Z1
-	VMOVUPD.Z   (DX)(BX*2), K1, Z5
+	VMOVUPD.Z   (R8)(R9*2), K1, Z5
 	VFMADD231PD Z5, Z4, Z2
-	VMOVUPD.Z   (DX)(CX*1), K1, Z5
+	VMOVUPD.Z   (R8)(R10*1), K1, Z5
 	VFMADD231PD Z5, Z4, Z3
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -16665,84 +17000,94 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (DX), Y0, Y0
 
 store_0_0:
-	VMOVUPD Y0, (AX)
+	VMOVUPD Y0, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z5
-	VMOVUPD     (DX), Z6
-	VFMADD231PD Z6, Z5, Z0
-	VMOVUPD     (DX)(BX*1), Z6
-	VFMADD231PD Z6, Z5, Z1
-	VMOVUPD     (DX)(BX*2), Z6
-	VFMADD231PD Z6, Z5, Z2
-	VMOVUPD     (DX)(CX*1), Z6
-	VFMADD231PD Z6, Z5, Z3
+	VMOVUPD     (SI), Z5
 	VMOVUPD     (R8), Z6
+	VFMADD231PD Z6, Z5, Z0
+	VMOVUPD     (R8)(R9*1), Z6
+	VFMADD231PD Z6, Z5, Z1
+	VMOVUPD     (R8)(R9*2), Z6
+	VFMADD231PD Z6, Z5, Z2
+	VMOVUPD     (R8)(R10*1), Z6
+	VFMADD231PD Z6, Z5, Z3
+	VMOVUPD     (R11), Z6
 	VFMADD231PD Z6, Z5, Z4
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z5
-	VMOVUPD.Z   (DX), K1, Z6
-	VFMADD231PD Z6, Z5, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z6
-	VFMADD231PD Z6, Z5, Z1
-	VMOVUPD.Z   (DX)(BX*2), K1, Z6
-	VFMADD231PD Z6, Z5, Z2
-	VMOVUPD.Z   (DX)(CX*1), K1, Z6
-	VFMADD231PD Z6, Z5, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z5
 	VMOVUPD.Z   (R8), K1, Z6
+	VFMADD231PD Z6, Z5, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z6
+	VFMADD231PD Z6, Z5, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z6
+	VFMADD231PD Z6, Z5, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z6
+	VFMADD231PD Z6, Z5, Z3
+	VMOVUPD.Z   (R11), K1, Z6
 	VFMADD231PD Z6, Z5, Z4
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -16756,14 +17101,14 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (DX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
-	MOVQ          $0x00000001, DX
-	KMOVW         DX, K1
+	VMOVUPD       Y0, (DX)
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPD     Z0, Z4, Z2
 	VUNPCKLPD     Z0, Z4, Z4
@@ -16774,90 +17119,100 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y0, Y4, Y2
 	VSHUFF64X2    $0x00, Y0, Y4, Y4
 	VADDPD        Y2, Y4, Y4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y0
+	VMOVUPD.Z     32(DX), K1, Y0
 	VADDPD        Y0, Y4, Y4
 
 store_4_0:
-	VMOVUPD Y4, K1, 32(AX)
+	VMOVUPD Y4, K1, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z6
-	VMOVUPD     (DX), Z7
-	VFMADD231PD Z7, Z6, Z0
-	VMOVUPD     (DX)(BX*1), Z7
-	VFMADD231PD Z7, Z6, Z1
-	VMOVUPD     (DX)(BX*2), Z7
-	VFMADD231PD Z7, Z6, Z2
-	VMOVUPD     (DX)(CX*1), Z7
-	VFMADD231PD Z7, Z6, Z3
+	VMOVUPD     (SI), Z6
 	VMOVUPD     (R8), Z7
+	VFMADD231PD Z7, Z6, Z0
+	VMOVUPD     (R8)(R9*1), Z7
+	VFMADD231PD Z7, Z6, Z1
+	VMOVUPD     (R8)(R9*2), Z7
+	VFMADD231PD Z7, Z6, Z2
+	VMOVUPD     (R8)(R10*1), Z7
+	VFMADD231PD Z7, Z6, Z3
+	VMOVUPD     (R11), Z7
 	VFMADD231PD Z7, Z6, Z4
-	VMOVUPD     (R8)(BX*1), Z7
+	VMOVUPD     (R11)(R9*1), Z7
 	VFMADD231PD Z7, Z6, Z5
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z6
-	VMOVUPD.Z   (DX), K1, Z7
-	VFMADD231PD Z7, Z6, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z7
-	VFMADD231PD Z7, Z6, Z1
-	VMOVUPD.Z   (DX)(BX*2), K1, Z7
-	VFMADD231PD Z7, Z6, Z2
-	VMOVUPD.Z   (DX)(CX*1), K1, Z7
-	VFMADD231PD Z7, Z6, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z6
 	VMOVUPD.Z   (R8), K1, Z7
+	VFMADD231PD Z7, Z6, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z7
+	VFMADD231PD Z7, Z6, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z7
+	VFMADD231PD Z7, Z6, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z7
+	VFMADD231PD Z7, Z6, Z3
+	VMOVUPD.Z   (R11), K1, Z7
 	VFMADD231PD Z7, Z6, Z4
-	VMOVUPD.Z   (R8)(BX*1), K1, Z7
+	VMOVUPD.Z   (R11)(R9*1), K1, Z7
 	VFMADD231PD Z7, Z6, Z5
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -16871,14 +17226,14 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (DX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
-	MOVQ          $0x00000003, DX
-	KMOVW         DX, K1
+	VMOVUPD       Y0, (DX)
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
 	VUNPCKHPD     Z5, Z4, Z0
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z0, Z4, Z4
@@ -16888,30 +17243,33 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y5, Y4, Y0
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y0, Y4, Y4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y5
+	VMOVUPD.Z     32(DX), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_4_0:
-	VMOVUPD Y4, K1, 32(AX)
+	VMOVUPD Y4, K1, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x7(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -16919,64 +17277,71 @@ TEXT ·dotZF64_1x7(SB), NOSPLIT, $0-72
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z7
-	VMOVUPD     (DX), Z8
-	VFMADD231PD Z8, Z7, Z0
-	VMOVUPD     (DX)(BX*1), Z8
-	VFMADD231PD Z8, Z7, Z1
-	VMOVUPD     (DX)(BX*2), Z8
-	VFMADD231PD Z8, Z7, Z2
-	VMOVUPD     (DX)(CX*1), Z8
-	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD     (SI), Z7
 	VMOVUPD     (R8), Z8
+	VFMADD231PD Z8, Z7, Z0
+	VMOVUPD     (R8)(R9*1), Z8
+	VFMADD231PD Z8, Z7, Z1
+	VMOVUPD     (R8)(R9*2), Z8
+	VFMADD231PD Z8, Z7, Z2
+	VMOVUPD     (R8)(R10*1), Z8
+	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD     (R11), Z8
 	VFMADD231PD Z8, Z7, Z4
-	VMOVUPD     (R8)(BX*1), Z8
+	VMOVUPD     (R11)(R9*1), Z8
 	VFMADD231PD Z8, Z7, Z5
-	VMOVUPD     (R8)(BX*2), Z8
+	VMOVUPD     (R11)(R9*2), Z8
 	VFMADD231PD Z8, Z7, Z6
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z7
-	VMOVUPD.Z   (DX), K1, Z8
-	VFMADD231PD Z8, Z7, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z8
-	VFMADD231PD Z8, Z7, Z1
-	VMOVUPD.Z   (DX)(BX*2), K1, Z8
-	VFMADD231PD Z8, Z7, Z2
-	VMOVUPD.Z   (DX)(CX*1), K1, Z8
-	VFMADD231PD Z8, Z7, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z7
 	VMOVUPD.Z   (R8), K1, Z8
+	VFMADD231PD Z8, Z7, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z8
+	VFMADD231PD Z8, Z7, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z8
+	VFMADD231PD Z8, Z7, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z8
+	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD.Z   (R11), K1, Z8
 	VFMADD231PD Z8, Z7, Z4
-	VMOVUPD.Z   (R8)(BX*1), K1, Z8
+	VMOVUPD.Z   (R11)(R9*1), K1, Z8
 	VFMADD231PD Z8, Z7, Z5
-	VMOVUPD.Z   (R8)(BX*2), K1, Z8
+	VMOVUPD.Z   (R11)(R9*2), K1, Z8
 	VFMADD231PD Z8, Z7, Z6
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -16990,14 +17355,14 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (DX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
-	MOVQ          $0x00000007, DX
-	KMOVW         DX, K1
+	VMOVUPD       Y0, (DX)
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
 	VUNPCKHPD     Z5, Z4, Z0
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z0, Z4, Z4
@@ -17012,30 +17377,33 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y6, Y4, Y5
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y5, Y4, Y4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y6
+	VMOVUPD.Z     32(DX), K1, Y6
 	VADDPD        Y6, Y4, Y4
 
 store_4_0:
-	VMOVUPD Y4, K1, 32(AX)
+	VMOVUPD Y4, K1, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_1x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_1x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_1x8(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), CX
-	LEAQ   (BX)(BX*2), CX
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -17044,68 +17412,75 @@ TEXT ·dotZF64_1x8(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
 	PREFETCHT0  (DI)
-	VMOVUPD     (AX), Z8
-	VMOVUPD     (DX), Z9
-	VFMADD231PD Z9, Z8, Z0
-	VMOVUPD     (DX)(BX*1), Z9
-	VFMADD231PD Z9, Z8, Z1
-	VMOVUPD     (DX)(BX*2), Z9
-	VFMADD231PD Z9, Z8, Z2
-	VMOVUPD     (DX)(CX*1), Z9
-	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD     (SI), Z8
 	VMOVUPD     (R8), Z9
+	VFMADD231PD Z9, Z8, Z0
+	VMOVUPD     (R8)(R9*1), Z9
+	VFMADD231PD Z9, Z8, Z1
+	VMOVUPD     (R8)(R9*2), Z9
+	VFMADD231PD Z9, Z8, Z2
+	VMOVUPD     (R8)(R10*1), Z9
+	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD     (R11), Z9
 	VFMADD231PD Z9, Z8, Z4
-	VMOVUPD     (R8)(BX*1), Z9
+	VMOVUPD     (R11)(R9*1), Z9
 	VFMADD231PD Z9, Z8, Z5
-	VMOVUPD     (R8)(BX*2), Z9
+	VMOVUPD     (R11)(R9*2), Z9
 	VFMADD231PD Z9, Z8, Z6
-	VMOVUPD     (R8)(CX*1), Z9
+	VMOVUPD     (R11)(R10*1), Z9
 	VFMADD231PD Z9, Z8, Z7
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, SI
 	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, DI
-	DECQ        R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z8
-	VMOVUPD.Z   (DX), K1, Z9
-	VFMADD231PD Z9, Z8, Z0
-	VMOVUPD.Z   (DX)(BX*1), K1, Z9
-	VFMADD231PD Z9, Z8, Z1
-	VMOVUPD.Z   (DX)(BX*2), K1, Z9
-	VFMADD231PD Z9, Z8, Z2
-	VMOVUPD.Z   (DX)(CX*1), K1, Z9
-	VFMADD231PD Z9, Z8, Z3
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z8
 	VMOVUPD.Z   (R8), K1, Z9
+	VFMADD231PD Z9, Z8, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z9
+	VFMADD231PD Z9, Z8, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD.Z   (R11), K1, Z9
 	VFMADD231PD Z9, Z8, Z4
-	VMOVUPD.Z   (R8)(BX*1), K1, Z9
+	VMOVUPD.Z   (R11)(R9*1), K1, Z9
 	VFMADD231PD Z9, Z8, Z5
-	VMOVUPD.Z   (R8)(BX*2), K1, Z9
+	VMOVUPD.Z   (R11)(R9*2), K1, Z9
 	VFMADD231PD Z9, Z8, Z6
-	VMOVUPD.Z   (R8)(CX*1), K1, Z9
+	VMOVUPD.Z   (R11)(R10*1), K1, Z9
 	VFMADD231PD Z9, Z8, Z7
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), CX
-	MOVQ          acc+56(FP), CX
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -17119,12 +17494,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (DX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (DX)
 	VUNPCKHPD     Z5, Z4, Z0
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z0, Z4, Z4
@@ -17138,72 +17513,82 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y6, Y4, Y7
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         CX, CX
+	TESTQ         DI, DI
 	JZ            store_4_0
-	VADDPD        32(AX), Y4, Y4
+	VADDPD        32(DX), Y4, Y4
 
 store_4_0:
-	VMOVUPD Y4, 32(AX)
+	VMOVUPD Y4, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), BX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
-	MOVQ   SI, R8
-	SHRQ   $0x03, R8
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z2
-	VMOVUPD     (AX)(CX*1), Z3
-	VMOVUPD     (DX), Z4
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z2
+	VMOVUPD     (DI)(AX*1), Z3
+	VMOVUPD     (R9), Z4
 	VFMADD231PD Z4, Z2, Z0
 	VFMADD231PD Z4, Z3, Z1
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, BX
 	ADDQ        $0x40, DI
-	DECQ        R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, BX
-	SHLXQ       SI, BX, BX
-	DECQ        BX
-	KMOVW       BX, K1
-	VMOVUPD.Z   (AX), K1, Z2
-	VMOVUPD.Z   (AX)(CX*1), K1, Z3
-	VMOVUPD.Z   (DX), K1, Z4
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (DI), K1, Z2
+	VMOVUPD.Z   (DI)(AX*1), K1, Z3
+	VMOVUPD.Z   (R9), K1, Z4
 	VFMADD231PD Z4, Z2, Z0
 	VFMADD231PD Z4, Z3, Z1
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPD     Z31, Z0, Z30
 	VUNPCKLPD     Z31, Z0, Z0
@@ -17214,13 +17599,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y31, Y0, Y30
 	VSHUFF64X2    $0x00, Y31, Y0, Y0
 	VADDPD        Y30, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y31
+	VMOVUPD.Z     (BX), K1, Y31
 	VADDPD        Y31, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (BX)
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPD     Z0, Z1, Z31
 	VUNPCKLPD     Z0, Z1, Z1
@@ -17231,81 +17616,91 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y0, Y1, Y31
 	VSHUFF64X2    $0x00, Y0, Y1, Y1
 	VADDPD        Y31, Y1, Y1
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y0
+	VMOVUPD.Z     (BX)(DI*1), K1, Y0
 	VADDPD        Y0, Y1, Y1
 
 store_0_1:
-	VMOVUPD Y1, K1, (AX)(CX*1)
+	VMOVUPD Y1, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z4
-	VMOVUPD     (AX)(CX*1), Z5
-	VMOVUPD     (DX), Z6
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z4
+	VMOVUPD     (DI)(AX*1), Z5
+	VMOVUPD     (R9), Z6
 	VFMADD231PD Z6, Z4, Z0
 	VFMADD231PD Z6, Z5, Z2
-	VMOVUPD     (DX)(BX*1), Z6
+	VMOVUPD     (R9)(R10*1), Z6
 	VFMADD231PD Z6, Z4, Z1
 	VFMADD231PD Z6, Z5, Z3
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z4
-	VMOVUPD.Z   (AX)(CX*1), K1, Z5
-	VMOVUPD.Z   (DX), K1, Z6
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z4
+	VMOVUPD.Z   (DI)(AX*1), K1, Z5
+	VMOVUPD.Z   (R9), K1, Z6
 	VFMADD231PD Z6, Z4, Z0
 	VFMADD231PD Z6, Z5, Z2
-	VMOVUPD.Z   (DX)(BX*1), K1, Z6
+	VMOVUPD.Z   (R9)(R10*1), K1, Z6
 	VFMADD231PD Z6, Z4, Z1
 	VFMADD231PD Z6, Z5, Z3
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -17315,13 +17710,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y1, Y0, Y31
 	VSHUFF64X2    $0x00, Y1, Y0, Y0
 	VADDPD        Y31, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y1
+	VMOVUPD.Z     (BX), K1, Y1
 	VADDPD        Y1, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (BX)
 	VUNPCKHPD     Z3, Z2, Z0
 	VUNPCKLPD     Z3, Z2, Z2
 	VADDPD        Z0, Z2, Z2
@@ -17331,89 +17726,99 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y3, Y2, Y0
 	VSHUFF64X2    $0x00, Y3, Y2, Y2
 	VADDPD        Y0, Y2, Y2
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y3
+	VMOVUPD.Z     (BX)(DI*1), K1, Y3
 	VADDPD        Y3, Y2, Y2
 
 store_0_1:
-	VMOVUPD Y2, K1, (AX)(CX*1)
+	VMOVUPD Y2, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z6
-	VMOVUPD     (AX)(CX*1), Z7
-	VMOVUPD     (DX), Z8
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z6
+	VMOVUPD     (DI)(AX*1), Z7
+	VMOVUPD     (R9), Z8
 	VFMADD231PD Z8, Z6, Z0
 	VFMADD231PD Z8, Z7, Z3
-	VMOVUPD     (DX)(BX*1), Z8
+	VMOVUPD     (R9)(R10*1), Z8
 	VFMADD231PD Z8, Z6, Z1
 	VFMADD231PD Z8, Z7, Z4
-	VMOVUPD     (DX)(BX*2), Z8
+	VMOVUPD     (R9)(R10*2), Z8
 	VFMADD231PD Z8, Z6, Z2
 	VFMADD231PD Z8, Z7, Z5
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z6
-	VMOVUPD.Z   (AX)(CX*1), K1, Z7
-	VMOVUPD.Z   (DX), K1, Z8
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z6
+	VMOVUPD.Z   (DI)(AX*1), K1, Z7
+	VMOVUPD.Z   (R9), K1, Z8
 	VFMADD231PD Z8, Z6, Z0
 	VFMADD231PD Z8, Z7, Z3
-	VMOVUPD.Z   (DX)(BX*1), K1, Z8
+	VMOVUPD.Z   (R9)(R10*1), K1, Z8
 	VFMADD231PD Z8, Z6, Z1
 	VFMADD231PD Z8, Z7, Z4
-	VMOVUPD.Z   (DX)(BX*2), K1, Z8
+	VMOVUPD.Z   (R9)(R10*2), K1, Z8
 	VFMADD231PD Z8, Z6, Z2
 	VFMADD231PD Z8, Z7, Z5
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -17428,13 +17833,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y1
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y1, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y2
+	VMOVUPD.Z     (BX), K1, Y2
 	VADDPD        Y2, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (BX)
 	VUNPCKHPD     Z4, Z3, Z0
 	VUNPCKLPD     Z4, Z3, Z3
 	VADDPD        Z0, Z3, Z3
@@ -17449,30 +17854,33 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y5, Y3, Y4
 	VSHUFF64X2    $0x00, Y5, Y3, Y3
 	VADDPD        Y4, Y3, Y3
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y5
+	VMOVUPD.Z     (BX)(DI*1), K1, Y5
 	VADDPD        Y5, Y3, Y3
 
 store_0_1:
-	VMOVUPD Y3, K1, (AX)(CX*1)
+	VMOVUPD Y3, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -17481,63 +17889,70 @@ TEXT ·dotZF64_2x4(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z8
-	VMOVUPD     (AX)(CX*1), Z9
-	VMOVUPD     (DX), Z10
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z8
+	VMOVUPD     (DI)(AX*1), Z9
+	VMOVUPD     (R9), Z10
 	VFMADD231PD Z10, Z8, Z0
 	VFMADD231PD Z10, Z9, Z4
-	VMOVUPD     (DX)(BX*1), Z10
+	VMOVUPD     (R9)(R10*1), Z10
 	VFMADD231PD Z10, Z8, Z1
 	VFMADD231PD Z10, Z9, Z5
-	VMOVUPD     (DX)(BX*2), Z10
+	VMOVUPD     (R9)(R10*2), Z10
 	VFMADD231PD Z10, Z8, Z2
 	VFMADD231PD Z10, Z9, Z6
-	VMOVUPD     (DX)(R8*1), Z10
+	VMOVUPD     (R9)(R11*1), Z10
 	VFMADD231PD Z10, Z8, Z3
 	VFMADD231PD Z10, Z9, Z7
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z8
-	VMOVUPD.Z   (AX)(CX*1), K1, Z9
-	VMOVUPD.Z   (DX), K1, Z10
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (DI), K1, Z8
+	VMOVUPD.Z   (DI)(AX*1), K1, Z9
+	VMOVUPD.Z   (R9), K1, Z10
 	VFMADD231PD Z10, Z8, Z0
 	VFMADD231PD Z10, Z9, Z4
-	VMOVUPD.Z   (DX)(BX*1), K1, Z10
+	VMOVUPD.Z   (R9)(R10*1), K1, Z10
 	VFMADD231PD Z10, Z8, Z1
 	VFMADD231PD Z10, Z9, Z5
-	VMOVUPD.Z   (DX)(BX*2), K1, Z10
+	VMOVUPD.Z   (R9)(R10*2), K1, Z10
 	VFMADD231PD Z10, Z8, Z2
 	VFMADD231PD Z10, Z9, Z6
-	VMOVUPD.Z   (DX)(R8*1), K1, Z10
+	VMOVUPD.Z   (R9)(R11*1), K1, Z10
 	VFMADD231PD Z10, Z8, Z3
 	VFMADD231PD Z10, Z9, Z7
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -17551,12 +17966,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z5, Z4, Z0
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z0, Z4, Z4
@@ -17570,29 +17985,32 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y6, Y4, Y7
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y4, Y4
+	VADDPD        (BX)(DI*1), Y4, Y4
 
 store_0_1:
-	VMOVUPD Y4, (AX)(CX*1)
+	VMOVUPD Y4, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -17603,69 +18021,76 @@ TEXT ·dotZF64_2x5(SB), NOSPLIT, $0-72
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
 	VPXORD Z9, Z9, Z9
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z10
-	VMOVUPD     (AX)(CX*1), Z11
-	VMOVUPD     (DX), Z12
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z10
+	VMOVUPD     (DI)(AX*1), Z11
+	VMOVUPD     (R9), Z12
 	VFMADD231PD Z12, Z10, Z0
 	VFMADD231PD Z12, Z11, Z5
-	VMOVUPD     (DX)(BX*1), Z12
+	VMOVUPD     (R9)(R10*1), Z12
 	VFMADD231PD Z12, Z10, Z1
 	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD     (DX)(BX*2), Z12
+	VMOVUPD     (R9)(R10*2), Z12
 	VFMADD231PD Z12, Z10, Z2
 	VFMADD231PD Z12, Z11, Z7
-	VMOVUPD     (DX)(R8*1), Z12
+	VMOVUPD     (R9)(R11*1), Z12
 	VFMADD231PD Z12, Z10, Z3
 	VFMADD231PD Z12, Z11, Z8
-	VMOVUPD     (R9), Z12
+	VMOVUPD     (R12), Z12
 	VFMADD231PD Z12, Z10, Z4
 	VFMADD231PD Z12, Z11, Z9
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z10
-	VMOVUPD.Z   (AX)(CX*1), K1, Z11
-	VMOVUPD.Z   (DX), K1, Z12
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z10
+	VMOVUPD.Z   (DI)(AX*1), K1, Z11
+	VMOVUPD.Z   (R9), K1, Z12
 	VFMADD231PD Z12, Z10, Z0
 	VFMADD231PD Z12, Z11, Z5
-	VMOVUPD.Z   (DX)(BX*1), K1, Z12
+	VMOVUPD.Z   (R9)(R10*1), K1, Z12
 	VFMADD231PD Z12, Z10, Z1
 	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD.Z   (DX)(BX*2), K1, Z12
+	VMOVUPD.Z   (R9)(R10*2), K1, Z12
 	VFMADD231PD Z12, Z10, Z2
 	VFMADD231PD Z12, Z11, Z7
-	VMOVUPD.Z   (DX)(R8*1), K1, Z12
+	VMOVUPD.Z   (R9)(R11*1), K1, Z12
 	VFMADD231PD Z12, Z10, Z3
 	VFMADD231PD Z12, Z11, Z8
-	VMOVUPD.Z   (R9), K1, Z12
+	VMOVUPD.Z   (R12), K1, Z12
 	VFMADD231PD Z12, Z10, Z4
 	VFMADD231PD Z12, Z11, Z9
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -17679,12 +18104,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z6, Z5, Z0
 	VUNPCKLPD     Z6, Z5, Z5
 	VADDPD        Z0, Z5, Z5
@@ -17698,14 +18123,14 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y7, Y5, Y8
 	VSHUFF64X2    $0x00, Y7, Y5, Y5
 	VADDPD        Y8, Y5, Y5
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y5, Y5
+	VADDPD        (BX)(DI*1), Y5, Y5
 
 store_0_1:
-	VMOVUPD       Y5, (AX)(CX*1)
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	VMOVUPD       Y5, (BX)(DI*1)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z5, Z5, Z5
 	VUNPCKHPD     Z5, Z4, Z7
 	VUNPCKLPD     Z5, Z4, Z4
@@ -17716,13 +18141,13 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y5, Y4, Y7
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y5
+	VMOVUPD.Z     32(BX), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(BX)
 	VPXORD        Z4, Z4, Z4
 	VUNPCKHPD     Z4, Z9, Z5
 	VUNPCKLPD     Z4, Z9, Z9
@@ -17733,30 +18158,33 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y4, Y9, Y5
 	VSHUFF64X2    $0x00, Y4, Y9, Y9
 	VADDPD        Y5, Y9, Y9
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y4
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y4
 	VADDPD        Y4, Y9, Y9
 
 store_4_1:
-	VMOVUPD Y9, K1, 32(AX)(CX*1)
+	VMOVUPD Y9, K1, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -17769,75 +18197,82 @@ TEXT ·dotZF64_2x6(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z12
-	VMOVUPD     (AX)(CX*1), Z13
-	VMOVUPD     (DX), Z14
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z12
+	VMOVUPD     (DI)(AX*1), Z13
+	VMOVUPD     (R9), Z14
 	VFMADD231PD Z14, Z12, Z0
 	VFMADD231PD Z14, Z13, Z6
-	VMOVUPD     (DX)(BX*1), Z14
+	VMOVUPD     (R9)(R10*1), Z14
 	VFMADD231PD Z14, Z12, Z1
 	VFMADD231PD Z14, Z13, Z7
-	VMOVUPD     (DX)(BX*2), Z14
+	VMOVUPD     (R9)(R10*2), Z14
 	VFMADD231PD Z14, Z12, Z2
 	VFMADD231PD Z14, Z13, Z8
-	VMOVUPD     (DX)(R8*1), Z14
+	VMOVUPD     (R9)(R11*1), Z14
 	VFMADD231PD Z14, Z12, Z3
 	VFMADD231PD Z14, Z13, Z9
-	VMOVUPD     (R9), Z14
+	VMOVUPD     (R12), Z14
 	VFMADD231PD Z14, Z12, Z4
 	VFMADD231PD Z14, Z13, Z10
-	VMOVUPD     (R9)(BX*1), Z14
+	VMOVUPD     (R12)(R10*1), Z14
 	VFMADD231PD Z14, Z12, Z5
 	VFMADD231PD Z14, Z13, Z11
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z12
-	VMOVUPD.Z   (AX)(CX*1), K1, Z13
-	VMOVUPD.Z   (DX), K1, Z14
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z12
+	VMOVUPD.Z   (DI)(AX*1), K1, Z13
+	VMOVUPD.Z   (R9), K1, Z14
 	VFMADD231PD Z14, Z12, Z0
 	VFMADD231PD Z14, Z13, Z6
-	VMOVUPD.Z   (DX)(BX*1), K1, Z14
+	VMOVUPD.Z   (R9)(R10*1), K1, Z14
 	VFMADD231PD Z14, Z12, Z1
 	VFMADD231PD Z14, Z13, Z7
-	VMOVUPD.Z   (DX)(BX*2), K1, Z14
+	VMOVUPD.Z   (R9)(R10*2), K1, Z14
 	VFMADD231PD Z14, Z12, Z2
 	VFMADD231PD Z14, Z13, Z8
-	VMOVUPD.Z   (DX)(R8*1), K1, Z14
+	VMOVUPD.Z   (R9)(R11*1), K1, Z14
 	VFMADD231PD Z14, Z12, Z3
 	VFMADD231PD Z14, Z13, Z9
-	VMOVUPD.Z   (R9), K1, Z14
+	VMOVUPD.Z   (R12), K1, Z14
 	VFMADD231PD Z14, Z12, Z4
 	VFMADD231PD Z14, Z13, Z10
-	VMOVUPD.Z   (R9)(BX*1), K1, Z14
+	VMOVUPD.Z   (R12)(R10*1), K1, Z14
 	VFMADD231PD Z14, Z12, Z5
 	VFMADD231PD Z14, Z13, Z11
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -17851,12 +18286,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z7, Z6, Z0
 	VUNPCKLPD     Z7, Z6, Z6
 	VADDPD        Z0, Z6, Z6
@@ -17870,14 +18305,14 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y8, Y6, Y9
 	VSHUFF64X2    $0x00, Y8, Y6, Y6
 	VADDPD        Y9, Y6, Y6
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y6, Y6
+	VADDPD        (BX)(DI*1), Y6, Y6
 
 store_0_1:
-	VMOVUPD       Y6, (AX)(CX*1)
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	VMOVUPD       Y6, (BX)(DI*1)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z5, Z4, Z6
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z6, Z4, Z4
@@ -17887,13 +18322,13 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y5, Y4, Y6
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y6, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y5
+	VMOVUPD.Z     32(BX), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(BX)
 	VUNPCKHPD     Z11, Z10, Z4
 	VUNPCKLPD     Z11, Z10, Z10
 	VADDPD        Z4, Z10, Z10
@@ -17903,30 +18338,33 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y11, Y10, Y4
 	VSHUFF64X2    $0x00, Y11, Y10, Y10
 	VADDPD        Y4, Y10, Y10
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y11
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y11
 	VADDPD        Y11, Y10, Y10
 
 store_4_1:
-	VMOVUPD Y10, K1, 32(AX)(CX*1)
+	VMOVUPD Y10, K1, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x7(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -17941,81 +18379,88 @@ TEXT ·dotZF64_2x7(SB), NOSPLIT, $0-72
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z14
-	VMOVUPD     (AX)(CX*1), Z15
-	VMOVUPD     (DX), Z16
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z14
+	VMOVUPD     (DI)(AX*1), Z15
+	VMOVUPD     (R9), Z16
 	VFMADD231PD Z16, Z14, Z0
 	VFMADD231PD Z16, Z15, Z7
-	VMOVUPD     (DX)(BX*1), Z16
+	VMOVUPD     (R9)(R10*1), Z16
 	VFMADD231PD Z16, Z14, Z1
 	VFMADD231PD Z16, Z15, Z8
-	VMOVUPD     (DX)(BX*2), Z16
+	VMOVUPD     (R9)(R10*2), Z16
 	VFMADD231PD Z16, Z14, Z2
 	VFMADD231PD Z16, Z15, Z9
-	VMOVUPD     (DX)(R8*1), Z16
+	VMOVUPD     (R9)(R11*1), Z16
 	VFMADD231PD Z16, Z14, Z3
 	VFMADD231PD Z16, Z15, Z10
-	VMOVUPD     (R9), Z16
+	VMOVUPD     (R12), Z16
 	VFMADD231PD Z16, Z14, Z4
 	VFMADD231PD Z16, Z15, Z11
-	VMOVUPD     (R9)(BX*1), Z16
+	VMOVUPD     (R12)(R10*1), Z16
 	VFMADD231PD Z16, Z14, Z5
 	VFMADD231PD Z16, Z15, Z12
-	VMOVUPD     (R9)(BX*2), Z16
+	VMOVUPD     (R12)(R10*2), Z16
 	VFMADD231PD Z16, Z14, Z6
 	VFMADD231PD Z16, Z15, Z13
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z14
-	VMOVUPD.Z   (AX)(CX*1), K1, Z15
-	VMOVUPD.Z   (DX), K1, Z16
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z14
+	VMOVUPD.Z   (DI)(AX*1), K1, Z15
+	VMOVUPD.Z   (R9), K1, Z16
 	VFMADD231PD Z16, Z14, Z0
 	VFMADD231PD Z16, Z15, Z7
-	VMOVUPD.Z   (DX)(BX*1), K1, Z16
+	VMOVUPD.Z   (R9)(R10*1), K1, Z16
 	VFMADD231PD Z16, Z14, Z1
 	VFMADD231PD Z16, Z15, Z8
-	VMOVUPD.Z   (DX)(BX*2), K1, Z16
+	VMOVUPD.Z   (R9)(R10*2), K1, Z16
 	VFMADD231PD Z16, Z14, Z2
 	VFMADD231PD Z16, Z15, Z9
-	VMOVUPD.Z   (DX)(R8*1), K1, Z16
+	VMOVUPD.Z   (R9)(R11*1), K1, Z16
 	VFMADD231PD Z16, Z14, Z3
 	VFMADD231PD Z16, Z15, Z10
-	VMOVUPD.Z   (R9), K1, Z16
+	VMOVUPD.Z   (R12), K1, Z16
 	VFMADD231PD Z16, Z14, Z4
 	VFMADD231PD Z16, Z15, Z11
-	VMOVUPD.Z   (R9)(BX*1), K1, Z16
+	VMOVUPD.Z   (R12)(R10*1), K1, Z16
 	VFMADD231PD Z16, Z14, Z5
 	VFMADD231PD Z16, Z15, Z12
-	VMOVUPD.Z   (R9)(BX*2), K1, Z16
+	VMOVUPD.Z   (R12)(R10*2), K1, Z16
 	VFMADD231PD Z16, Z14, Z6
 	VFMADD231PD Z16, Z15, Z13
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -18029,12 +18474,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z8, Z7, Z0
 	VUNPCKLPD     Z8, Z7, Z7
 	VADDPD        Z0, Z7, Z7
@@ -18048,14 +18493,14 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y9, Y7, Y10
 	VSHUFF64X2    $0x00, Y9, Y7, Y7
 	VADDPD        Y10, Y7, Y7
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y7, Y7
+	VADDPD        (BX)(DI*1), Y7, Y7
 
 store_0_1:
-	VMOVUPD       Y7, (AX)(CX*1)
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	VMOVUPD       Y7, (BX)(DI*1)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z5, Z4, Z7
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z7, Z4, Z4
@@ -18070,13 +18515,13 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y6, Y4, Y5
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y5, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y6
+	VMOVUPD.Z     32(BX), K1, Y6
 	VADDPD        Y6, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(BX)
 	VUNPCKHPD     Z12, Z11, Z4
 	VUNPCKLPD     Z12, Z11, Z11
 	VADDPD        Z4, Z11, Z11
@@ -18091,30 +18536,33 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y13, Y11, Y12
 	VSHUFF64X2    $0x00, Y13, Y11, Y11
 	VADDPD        Y12, Y11, Y11
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y13
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y13
 	VADDPD        Y13, Y11, Y11
 
 store_4_1:
-	VMOVUPD Y11, K1, 32(AX)(CX*1)
+	VMOVUPD Y11, K1, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_2x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_2x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_2x8(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -18131,87 +18579,94 @@ TEXT ·dotZF64_2x8(SB), NOSPLIT, $0-72
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	VMOVUPD     (AX), Z16
-	VMOVUPD     (AX)(CX*1), Z17
-	VMOVUPD     (DX), Z18
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z16
+	VMOVUPD     (DI)(AX*1), Z17
+	VMOVUPD     (R9), Z18
 	VFMADD231PD Z18, Z16, Z0
 	VFMADD231PD Z18, Z17, Z8
-	VMOVUPD     (DX)(BX*1), Z18
+	VMOVUPD     (R9)(R10*1), Z18
 	VFMADD231PD Z18, Z16, Z1
 	VFMADD231PD Z18, Z17, Z9
-	VMOVUPD     (DX)(BX*2), Z18
+	VMOVUPD     (R9)(R10*2), Z18
 	VFMADD231PD Z18, Z16, Z2
 	VFMADD231PD Z18, Z17, Z10
-	VMOVUPD     (DX)(R8*1), Z18
+	VMOVUPD     (R9)(R11*1), Z18
 	VFMADD231PD Z18, Z16, Z3
 	VFMADD231PD Z18, Z17, Z11
-	VMOVUPD     (R9), Z18
+	VMOVUPD     (R12), Z18
 	VFMADD231PD Z18, Z16, Z4
 	VFMADD231PD Z18, Z17, Z12
-	VMOVUPD     (R9)(BX*1), Z18
+	VMOVUPD     (R12)(R10*1), Z18
 	VFMADD231PD Z18, Z16, Z5
 	VFMADD231PD Z18, Z17, Z13
-	VMOVUPD     (R9)(BX*2), Z18
+	VMOVUPD     (R12)(R10*2), Z18
 	VFMADD231PD Z18, Z16, Z6
 	VFMADD231PD Z18, Z17, Z14
-	VMOVUPD     (R9)(R8*1), Z18
+	VMOVUPD     (R12)(R11*1), Z18
 	VFMADD231PD Z18, Z16, Z7
 	VFMADD231PD Z18, Z17, Z15
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z16
-	VMOVUPD.Z   (AX)(CX*1), K1, Z17
-	VMOVUPD.Z   (DX), K1, Z18
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z16
+	VMOVUPD.Z   (DI)(AX*1), K1, Z17
+	VMOVUPD.Z   (R9), K1, Z18
 	VFMADD231PD Z18, Z16, Z0
 	VFMADD231PD Z18, Z17, Z8
-	VMOVUPD.Z   (DX)(BX*1), K1, Z18
+	VMOVUPD.Z   (R9)(R10*1), K1, Z18
 	VFMADD231PD Z18, Z16, Z1
 	VFMADD231PD Z18, Z17, Z9
-	VMOVUPD.Z   (DX)(BX*2), K1, Z18
+	VMOVUPD.Z   (R9)(R10*2), K1, Z18
 	VFMADD231PD Z18, Z16, Z2
 	VFMADD231PD Z18, Z17, Z10
-	VMOVUPD.Z   (DX)(R8*1), K1, Z18
+	VMOVUPD.Z   (R9)(R11*1), K1, Z18
 	VFMADD231PD Z18, Z16, Z3
 	VFMADD231PD Z18, Z17, Z11
-	VMOVUPD.Z   (R9), K1, Z18
+	VMOVUPD.Z   (R12), K1, Z18
 	VFMADD231PD Z18, Z16, Z4
 	VFMADD231PD Z18, Z17, Z12
-	VMOVUPD.Z   (R9)(BX*1), K1, Z18
+	VMOVUPD.Z   (R12)(R10*1), K1, Z18
 	VFMADD231PD Z18, Z16, Z5
 	VFMADD231PD Z18, Z17, Z13
-	VMOVUPD.Z   (R9)(BX*2), K1, Z18
+	VMOVUPD.Z   (R12)(R10*2), K1, Z18
 	VFMADD231PD Z18, Z16, Z6
 	VFMADD231PD Z18, Z17, Z14
-	VMOVUPD.Z   (R9)(R8*1), K1, Z18
+	VMOVUPD.Z   (R12)(R11*1), K1, Z18
 	VFMADD231PD Z18, Z16, Z7
 	VFMADD231PD Z18, Z17, Z15
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -18225,12 +18680,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z9, Z8, Z0
 	VUNPCKLPD     Z9, Z8, Z8
 	VADDPD        Z0, Z8, Z8
@@ -18244,12 +18699,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y10, Y8, Y11
 	VSHUFF64X2    $0x00, Y10, Y8, Y8
 	VADDPD        Y11, Y8, Y8
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y8, Y8
+	VADDPD        (BX)(DI*1), Y8, Y8
 
 store_0_1:
-	VMOVUPD       Y8, (AX)(CX*1)
+	VMOVUPD       Y8, (BX)(DI*1)
 	VUNPCKHPD     Z5, Z4, Z8
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z8, Z4, Z4
@@ -18263,12 +18718,12 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y6, Y4, Y7
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VADDPD        32(AX), Y4, Y4
+	VADDPD        32(BX), Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, 32(AX)
+	VMOVUPD       Y4, 32(BX)
 	VUNPCKHPD     Z13, Z12, Z4
 	VUNPCKLPD     Z13, Z12, Z12
 	VADDPD        Z4, Z12, Z12
@@ -18282,78 +18737,88 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y14, Y12, Y15
 	VSHUFF64X2    $0x00, Y14, Y12, Y12
 	VADDPD        Y15, Y12, Y12
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VADDPD        32(AX)(CX*1), Y12, Y12
+	VADDPD        32(BX)(DI*1), Y12, Y12
 
 store_4_1:
-	VMOVUPD Y12, 32(AX)(CX*1)
+	VMOVUPD Y12, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), BX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
-	MOVQ   SI, R8
-	SHRQ   $0x03, R8
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
 
 loop:
-	TESTQ       R8, R8
+	TESTQ       R11, R11
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z3
-	VMOVUPD     (AX)(CX*1), Z4
-	VMOVUPD     (AX)(CX*2), Z5
-	VMOVUPD     (DX), Z6
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z3
+	VMOVUPD     (DI)(AX*1), Z4
+	VMOVUPD     (DI)(AX*2), Z5
+	VMOVUPD     (R9), Z6
 	VFMADD231PD Z6, Z3, Z0
 	VFMADD231PD Z6, Z4, Z1
 	VFMADD231PD Z6, Z5, Z2
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, BX
 	ADDQ        $0x40, DI
-	DECQ        R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, BX
-	SHLXQ       SI, BX, BX
-	DECQ        BX
-	KMOVW       BX, K1
-	VMOVUPD.Z   (AX), K1, Z3
-	VMOVUPD.Z   (AX)(CX*1), K1, Z4
-	VMOVUPD.Z   (AX)(CX*2), K1, Z5
-	VMOVUPD.Z   (DX), K1, Z6
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (DI), K1, Z3
+	VMOVUPD.Z   (DI)(AX*1), K1, Z4
+	VMOVUPD.Z   (DI)(AX*2), K1, Z5
+	VMOVUPD.Z   (R9), K1, Z6
 	VFMADD231PD Z6, Z3, Z0
 	VFMADD231PD Z6, Z4, Z1
 	VFMADD231PD Z6, Z5, Z2
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPD     Z31, Z0, Z30
 	VUNPCKLPD     Z31, Z0, Z0
@@ -18364,13 +18829,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y31, Y0, Y30
 	VSHUFF64X2    $0x00, Y31, Y0, Y0
 	VADDPD        Y30, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y31
+	VMOVUPD.Z     (BX), K1, Y31
 	VADDPD        Y31, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (BX)
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPD     Z0, Z1, Z31
 	VUNPCKLPD     Z0, Z1, Z1
@@ -18381,13 +18846,13 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y0, Y1, Y31
 	VSHUFF64X2    $0x00, Y0, Y1, Y1
 	VADDPD        Y31, Y1, Y1
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y0
+	VMOVUPD.Z     (BX)(DI*1), K1, Y0
 	VADDPD        Y0, Y1, Y1
 
 store_0_1:
-	VMOVUPD       Y1, K1, (AX)(CX*1)
+	VMOVUPD       Y1, K1, (BX)(DI*1)
 	VPXORD        Z1, Z1, Z1
 	VUNPCKHPD     Z1, Z2, Z0
 	VUNPCKLPD     Z1, Z2, Z2
@@ -18398,90 +18863,100 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y1, Y2, Y0
 	VSHUFF64X2    $0x00, Y1, Y2, Y2
 	VADDPD        Y0, Y2, Y2
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VMOVUPD.Z     (AX)(CX*2), K1, Y1
+	VMOVUPD.Z     (BX)(DI*2), K1, Y1
 	VADDPD        Y1, Y2, Y2
 
 store_0_2:
-	VMOVUPD Y2, K1, (AX)(CX*2)
+	VMOVUPD Y2, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
 	VPXORD Z4, Z4, Z4
 	VPXORD Z5, Z5, Z5
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z6
-	VMOVUPD     (AX)(CX*1), Z7
-	VMOVUPD     (AX)(CX*2), Z8
-	VMOVUPD     (DX), Z9
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z6
+	VMOVUPD     (DI)(AX*1), Z7
+	VMOVUPD     (DI)(AX*2), Z8
+	VMOVUPD     (R9), Z9
 	VFMADD231PD Z9, Z6, Z0
 	VFMADD231PD Z9, Z7, Z2
 	VFMADD231PD Z9, Z8, Z4
-	VMOVUPD     (DX)(BX*1), Z9
+	VMOVUPD     (R9)(R10*1), Z9
 	VFMADD231PD Z9, Z6, Z1
 	VFMADD231PD Z9, Z7, Z3
 	VFMADD231PD Z9, Z8, Z5
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z6
-	VMOVUPD.Z   (AX)(CX*1), K1, Z7
-	VMOVUPD.Z   (AX)(CX*2), K1, Z8
-	VMOVUPD.Z   (DX), K1, Z9
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z6
+	VMOVUPD.Z   (DI)(AX*1), K1, Z7
+	VMOVUPD.Z   (DI)(AX*2), K1, Z8
+	VMOVUPD.Z   (R9), K1, Z9
 	VFMADD231PD Z9, Z6, Z0
 	VFMADD231PD Z9, Z7, Z2
 	VFMADD231PD Z9, Z8, Z4
-	VMOVUPD.Z   (DX)(BX*1), K1, Z9
+	VMOVUPD.Z   (R9)(R10*1), K1, Z9
 	VFMADD231PD Z9, Z6, Z1
 	VFMADD231PD Z9, Z7, Z3
 	VFMADD231PD Z9, Z8, Z5
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -18491,13 +18966,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y1, Y0, Y31
 	VSHUFF64X2    $0x00, Y1, Y0, Y0
 	VADDPD        Y31, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y1
+	VMOVUPD.Z     (BX), K1, Y1
 	VADDPD        Y1, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (BX)
 	VUNPCKHPD     Z3, Z2, Z0
 	VUNPCKLPD     Z3, Z2, Z2
 	VADDPD        Z0, Z2, Z2
@@ -18507,13 +18982,13 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y3, Y2, Y0
 	VSHUFF64X2    $0x00, Y3, Y2, Y2
 	VADDPD        Y0, Y2, Y2
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y3
+	VMOVUPD.Z     (BX)(DI*1), K1, Y3
 	VADDPD        Y3, Y2, Y2
 
 store_0_1:
-	VMOVUPD       Y2, K1, (AX)(CX*1)
+	VMOVUPD       Y2, K1, (BX)(DI*1)
 	VUNPCKHPD     Z5, Z4, Z2
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z2, Z4, Z4
@@ -18523,30 +18998,33 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y5, Y4, Y2
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y2, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VMOVUPD.Z     (AX)(CX*2), K1, Y5
+	VMOVUPD.Z     (BX)(DI*2), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_0_2:
-	VMOVUPD Y4, K1, (AX)(CX*2)
+	VMOVUPD Y4, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R8
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -18556,68 +19034,75 @@ TEXT ·dotZF64_3x3(SB), NOSPLIT, $0-72
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
 	VPXORD Z8, Z8, Z8
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z9
-	VMOVUPD     (AX)(CX*1), Z10
-	VMOVUPD     (AX)(CX*2), Z11
-	VMOVUPD     (DX), Z12
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z9
+	VMOVUPD     (DI)(AX*1), Z10
+	VMOVUPD     (DI)(AX*2), Z11
+	VMOVUPD     (R9), Z12
 	VFMADD231PD Z12, Z9, Z0
 	VFMADD231PD Z12, Z10, Z3
 	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD     (DX)(BX*1), Z12
+	VMOVUPD     (R9)(R10*1), Z12
 	VFMADD231PD Z12, Z9, Z1
 	VFMADD231PD Z12, Z10, Z4
 	VFMADD231PD Z12, Z11, Z7
-	VMOVUPD     (DX)(BX*2), Z12
+	VMOVUPD     (R9)(R10*2), Z12
 	VFMADD231PD Z12, Z9, Z2
 	VFMADD231PD Z12, Z10, Z5
 	VFMADD231PD Z12, Z11, Z8
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R8
 	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z9
-	VMOVUPD.Z   (AX)(CX*1), K1, Z10
-	VMOVUPD.Z   (AX)(CX*2), K1, Z11
-	VMOVUPD.Z   (DX), K1, Z12
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z9
+	VMOVUPD.Z   (DI)(AX*1), K1, Z10
+	VMOVUPD.Z   (DI)(AX*2), K1, Z11
+	VMOVUPD.Z   (R9), K1, Z12
 	VFMADD231PD Z12, Z9, Z0
 	VFMADD231PD Z12, Z10, Z3
 	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD.Z   (DX)(BX*1), K1, Z12
+	VMOVUPD.Z   (R9)(R10*1), K1, Z12
 	VFMADD231PD Z12, Z9, Z1
 	VFMADD231PD Z12, Z10, Z4
 	VFMADD231PD Z12, Z11, Z7
-	VMOVUPD.Z   (DX)(BX*2), K1, Z12
+	VMOVUPD.Z   (R9)(R10*2), K1, Z12
 	VFMADD231PD Z12, Z9, Z2
 	VFMADD231PD Z12, Z10, Z5
 	VFMADD231PD Z12, Z11, Z8
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -18632,13 +19117,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y1
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y1, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y2
+	VMOVUPD.Z     (BX), K1, Y2
 	VADDPD        Y2, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (BX)
 	VUNPCKHPD     Z4, Z3, Z0
 	VUNPCKLPD     Z4, Z3, Z3
 	VADDPD        Z0, Z3, Z3
@@ -18653,13 +19138,13 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y5, Y3, Y4
 	VSHUFF64X2    $0x00, Y5, Y3, Y3
 	VADDPD        Y4, Y3, Y3
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y5
+	VMOVUPD.Z     (BX)(DI*1), K1, Y5
 	VADDPD        Y5, Y3, Y3
 
 store_0_1:
-	VMOVUPD       Y3, K1, (AX)(CX*1)
+	VMOVUPD       Y3, K1, (BX)(DI*1)
 	VUNPCKHPD     Z7, Z6, Z3
 	VUNPCKLPD     Z7, Z6, Z6
 	VADDPD        Z3, Z6, Z6
@@ -18674,30 +19159,33 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y8, Y6, Y7
 	VSHUFF64X2    $0x00, Y8, Y6, Y6
 	VADDPD        Y7, Y6, Y6
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VMOVUPD.Z     (AX)(CX*2), K1, Y8
+	VMOVUPD.Z     (BX)(DI*2), K1, Y8
 	VADDPD        Y8, Y6, Y6
 
 store_0_2:
-	VMOVUPD Y6, K1, (AX)(CX*2)
+	VMOVUPD Y6, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -18710,74 +19198,81 @@ TEXT ·dotZF64_3x4(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z12
-	VMOVUPD     (AX)(CX*1), Z13
-	VMOVUPD     (AX)(CX*2), Z14
-	VMOVUPD     (DX), Z15
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z12
+	VMOVUPD     (DI)(AX*1), Z13
+	VMOVUPD     (DI)(AX*2), Z14
+	VMOVUPD     (R9), Z15
 	VFMADD231PD Z15, Z12, Z0
 	VFMADD231PD Z15, Z13, Z4
 	VFMADD231PD Z15, Z14, Z8
-	VMOVUPD     (DX)(BX*1), Z15
+	VMOVUPD     (R9)(R10*1), Z15
 	VFMADD231PD Z15, Z12, Z1
 	VFMADD231PD Z15, Z13, Z5
 	VFMADD231PD Z15, Z14, Z9
-	VMOVUPD     (DX)(BX*2), Z15
+	VMOVUPD     (R9)(R10*2), Z15
 	VFMADD231PD Z15, Z12, Z2
 	VFMADD231PD Z15, Z13, Z6
 	VFMADD231PD Z15, Z14, Z10
-	VMOVUPD     (DX)(R8*1), Z15
+	VMOVUPD     (R9)(R11*1), Z15
 	VFMADD231PD Z15, Z12, Z3
 	VFMADD231PD Z15, Z13, Z7
 	VFMADD231PD Z15, Z14, Z11
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z12
-	VMOVUPD.Z   (AX)(CX*1), K1, Z13
-	VMOVUPD.Z   (AX)(CX*2), K1, Z14
-	VMOVUPD.Z   (DX), K1, Z15
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (DI), K1, Z12
+	VMOVUPD.Z   (DI)(AX*1), K1, Z13
+	VMOVUPD.Z   (DI)(AX*2), K1, Z14
+	VMOVUPD.Z   (R9), K1, Z15
 	VFMADD231PD Z15, Z12, Z0
 	VFMADD231PD Z15, Z13, Z4
 	VFMADD231PD Z15, Z14, Z8
-	VMOVUPD.Z   (DX)(BX*1), K1, Z15
+	VMOVUPD.Z   (R9)(R10*1), K1, Z15
 	VFMADD231PD Z15, Z12, Z1
 	VFMADD231PD Z15, Z13, Z5
 	VFMADD231PD Z15, Z14, Z9
-	VMOVUPD.Z   (DX)(BX*2), K1, Z15
+	VMOVUPD.Z   (R9)(R10*2), K1, Z15
 	VFMADD231PD Z15, Z12, Z2
 	VFMADD231PD Z15, Z13, Z6
 	VFMADD231PD Z15, Z14, Z10
-	VMOVUPD.Z   (DX)(R8*1), K1, Z15
+	VMOVUPD.Z   (R9)(R11*1), K1, Z15
 	VFMADD231PD Z15, Z12, Z3
 	VFMADD231PD Z15, Z13, Z7
 	VFMADD231PD Z15, Z14, Z11
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -18791,12 +19286,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z5, Z4, Z0
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z0, Z4, Z4
@@ -18810,12 +19305,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y6, Y4, Y7
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y4, Y4
+	VADDPD        (BX)(DI*1), Y4, Y4
 
 store_0_1:
-	VMOVUPD       Y4, (AX)(CX*1)
+	VMOVUPD       Y4, (BX)(DI*1)
 	VUNPCKHPD     Z9, Z8, Z4
 	VUNPCKLPD     Z9, Z8, Z8
 	VADDPD        Z4, Z8, Z8
@@ -18829,29 +19324,32 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y10, Y8, Y11
 	VSHUFF64X2    $0x00, Y10, Y8, Y8
 	VADDPD        Y11, Y8, Y8
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y8, Y8
+	VADDPD        (BX)(DI*2), Y8, Y8
 
 store_0_2:
-	VMOVUPD Y8, (AX)(CX*2)
+	VMOVUPD Y8, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -18867,82 +19365,89 @@ TEXT ·dotZF64_3x5(SB), NOSPLIT, $0-72
 	VPXORD Z12, Z12, Z12
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z15
-	VMOVUPD     (AX)(CX*1), Z16
-	VMOVUPD     (AX)(CX*2), Z17
-	VMOVUPD     (DX), Z18
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z15
+	VMOVUPD     (DI)(AX*1), Z16
+	VMOVUPD     (DI)(AX*2), Z17
+	VMOVUPD     (R9), Z18
 	VFMADD231PD Z18, Z15, Z0
 	VFMADD231PD Z18, Z16, Z5
 	VFMADD231PD Z18, Z17, Z10
-	VMOVUPD     (DX)(BX*1), Z18
+	VMOVUPD     (R9)(R10*1), Z18
 	VFMADD231PD Z18, Z15, Z1
 	VFMADD231PD Z18, Z16, Z6
 	VFMADD231PD Z18, Z17, Z11
-	VMOVUPD     (DX)(BX*2), Z18
+	VMOVUPD     (R9)(R10*2), Z18
 	VFMADD231PD Z18, Z15, Z2
 	VFMADD231PD Z18, Z16, Z7
 	VFMADD231PD Z18, Z17, Z12
-	VMOVUPD     (DX)(R8*1), Z18
+	VMOVUPD     (R9)(R11*1), Z18
 	VFMADD231PD Z18, Z15, Z3
 	VFMADD231PD Z18, Z16, Z8
 	VFMADD231PD Z18, Z17, Z13
-	VMOVUPD     (R9), Z18
+	VMOVUPD     (R12), Z18
 	VFMADD231PD Z18, Z15, Z4
 	VFMADD231PD Z18, Z16, Z9
 	VFMADD231PD Z18, Z17, Z14
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z15
-	VMOVUPD.Z   (AX)(CX*1), K1, Z16
-	VMOVUPD.Z   (AX)(CX*2), K1, Z17
-	VMOVUPD.Z   (DX), K1, Z18
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z15
+	VMOVUPD.Z   (DI)(AX*1), K1, Z16
+	VMOVUPD.Z   (DI)(AX*2), K1, Z17
+	VMOVUPD.Z   (R9), K1, Z18
 	VFMADD231PD Z18, Z15, Z0
 	VFMADD231PD Z18, Z16, Z5
 	VFMADD231PD Z18, Z17, Z10
-	VMOVUPD.Z   (DX)(BX*1), K1, Z18
+	VMOVUPD.Z   (R9)(R10*1), K1, Z18
 	VFMADD231PD Z18, Z15, Z1
 	VFMADD231PD Z18, Z16, Z6
 	VFMADD231PD Z18, Z17, Z11
-	VMOVUPD.Z   (DX)(BX*2), K1, Z18
+	VMOVUPD.Z   (R9)(R10*2), K1, Z18
 	VFMADD231PD Z18, Z15, Z2
 	VFMADD231PD Z18, Z16, Z7
 	VFMADD231PD Z18, Z17, Z12
-	VMOVUPD.Z   (DX)(R8*1), K1, Z18
+	VMOVUPD.Z   (R9)(R11*1), K1, Z18
 	VFMADD231PD Z18, Z15, Z3
 	VFMADD231PD Z18, Z16, Z8
 	VFMADD231PD Z18, Z17, Z13
-	VMOVUPD.Z   (R9), K1, Z18
+	VMOVUPD.Z   (R12), K1, Z18
 	VFMADD231PD Z18, Z15, Z4
 	VFMADD231PD Z18, Z16, Z9
 	VFMADD231PD Z18, Z17, Z14
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -18956,12 +19461,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z6, Z5, Z0
 	VUNPCKLPD     Z6, Z5, Z5
 	VADDPD        Z0, Z5, Z5
@@ -18975,12 +19480,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y7, Y5, Y8
 	VSHUFF64X2    $0x00, Y7, Y5, Y5
 	VADDPD        Y8, Y5, Y5
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y5, Y5
+	VADDPD        (BX)(DI*1), Y5, Y5
 
 store_0_1:
-	VMOVUPD       Y5, (AX)(CX*1)
+	VMOVUPD       Y5, (BX)(DI*1)
 	VUNPCKHPD     Z11, Z10, Z5
 	VUNPCKLPD     Z11, Z10, Z10
 	VADDPD        Z5, Z10, Z10
@@ -18994,14 +19499,14 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y12, Y10, Y13
 	VSHUFF64X2    $0x00, Y12, Y10, Y10
 	VADDPD        Y13, Y10, Y10
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y10, Y10
+	VADDPD        (BX)(DI*2), Y10, Y10
 
 store_0_2:
-	VMOVUPD       Y10, (AX)(CX*2)
-	MOVQ          $0x00000001, BX
-	KMOVW         BX, K1
+	VMOVUPD       Y10, (BX)(DI*2)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
 	VPXORD        Z10, Z10, Z10
 	VUNPCKHPD     Z10, Z4, Z12
 	VUNPCKLPD     Z10, Z4, Z4
@@ -19012,13 +19517,13 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y10, Y4, Y12
 	VSHUFF64X2    $0x00, Y10, Y4, Y4
 	VADDPD        Y12, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y10
+	VMOVUPD.Z     32(BX), K1, Y10
 	VADDPD        Y10, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(BX)
 	VPXORD        Z4, Z4, Z4
 	VUNPCKHPD     Z4, Z9, Z10
 	VUNPCKLPD     Z4, Z9, Z9
@@ -19029,13 +19534,13 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y4, Y9, Y10
 	VSHUFF64X2    $0x00, Y4, Y9, Y9
 	VADDPD        Y10, Y9, Y9
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y4
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y4
 	VADDPD        Y4, Y9, Y9
 
 store_4_1:
-	VMOVUPD       Y9, K1, 32(AX)(CX*1)
+	VMOVUPD       Y9, K1, 32(BX)(DI*1)
 	VPXORD        Z9, Z9, Z9
 	VUNPCKHPD     Z9, Z14, Z4
 	VUNPCKLPD     Z9, Z14, Z14
@@ -19046,30 +19551,33 @@ store_4_1:
 	VSHUFF64X2    $0x03, Y9, Y14, Y4
 	VSHUFF64X2    $0x00, Y9, Y14, Y14
 	VADDPD        Y4, Y14, Y14
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VMOVUPD.Z     32(AX)(CX*2), K1, Y9
+	VMOVUPD.Z     32(BX)(DI*2), K1, Y9
 	VADDPD        Y9, Y14, Y14
 
 store_4_2:
-	VMOVUPD Y14, K1, 32(AX)(CX*2)
+	VMOVUPD Y14, K1, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -19088,90 +19596,97 @@ TEXT ·dotZF64_3x6(SB), NOSPLIT, $0-72
 	VPXORD Z15, Z15, Z15
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z18
-	VMOVUPD     (AX)(CX*1), Z19
-	VMOVUPD     (AX)(CX*2), Z20
-	VMOVUPD     (DX), Z21
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z18
+	VMOVUPD     (DI)(AX*1), Z19
+	VMOVUPD     (DI)(AX*2), Z20
+	VMOVUPD     (R9), Z21
 	VFMADD231PD Z21, Z18, Z0
 	VFMADD231PD Z21, Z19, Z6
 	VFMADD231PD Z21, Z20, Z12
-	VMOVUPD     (DX)(BX*1), Z21
+	VMOVUPD     (R9)(R10*1), Z21
 	VFMADD231PD Z21, Z18, Z1
 	VFMADD231PD Z21, Z19, Z7
 	VFMADD231PD Z21, Z20, Z13
-	VMOVUPD     (DX)(BX*2), Z21
+	VMOVUPD     (R9)(R10*2), Z21
 	VFMADD231PD Z21, Z18, Z2
 	VFMADD231PD Z21, Z19, Z8
 	VFMADD231PD Z21, Z20, Z14
-	VMOVUPD     (DX)(R8*1), Z21
+	VMOVUPD     (R9)(R11*1), Z21
 	VFMADD231PD Z21, Z18, Z3
 	VFMADD231PD Z21, Z19, Z9
 	VFMADD231PD Z21, Z20, Z15
-	VMOVUPD     (R9), Z21
+	VMOVUPD     (R12), Z21
 	VFMADD231PD Z21, Z18, Z4
 	VFMADD231PD Z21, Z19, Z10
 	VFMADD231PD Z21, Z20, Z16
-	VMOVUPD     (R9)(BX*1), Z21
+	VMOVUPD     (R12)(R10*1), Z21
 	VFMADD231PD Z21, Z18, Z5
 	VFMADD231PD Z21, Z19, Z11
 	VFMADD231PD Z21, Z20, Z17
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z18
-	VMOVUPD.Z   (AX)(CX*1), K1, Z19
-	VMOVUPD.Z   (AX)(CX*2), K1, Z20
-	VMOVUPD.Z   (DX), K1, Z21
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z18
+	VMOVUPD.Z   (DI)(AX*1), K1, Z19
+	VMOVUPD.Z   (DI)(AX*2), K1, Z20
+	VMOVUPD.Z   (R9), K1, Z21
 	VFMADD231PD Z21, Z18, Z0
 	VFMADD231PD Z21, Z19, Z6
 	VFMADD231PD Z21, Z20, Z12
-	VMOVUPD.Z   (DX)(BX*1), K1, Z21
+	VMOVUPD.Z   (R9)(R10*1), K1, Z21
 	VFMADD231PD Z21, Z18, Z1
 	VFMADD231PD Z21, Z19, Z7
 	VFMADD231PD Z21, Z20, Z13
-	VMOVUPD.Z   (DX)(BX*2), K1, Z21
+	VMOVUPD.Z   (R9)(R10*2), K1, Z21
 	VFMADD231PD Z21, Z18, Z2
 	VFMADD231PD Z21, Z19, Z8
 	VFMADD231PD Z21, Z20, Z14
-	VMOVUPD.Z   (DX)(R8*1), K1, Z21
+	VMOVUPD.Z   (R9)(R11*1), K1, Z21
 	VFMADD231PD Z21, Z18, Z3
 	VFMADD231PD Z21, Z19, Z9
 	VFMADD231PD Z21, Z20, Z15
-	VMOVUPD.Z   (R9), K1, Z21
+	VMOVUPD.Z   (R12), K1, Z21
 	VFMADD231PD Z21, Z18, Z4
 	VFMADD231PD Z21, Z19, Z10
 	VFMADD231PD Z21, Z20, Z16
-	VMOVUPD.Z   (R9)(BX*1), K1, Z21
+	VMOVUPD.Z   (R12)(R10*1), K1, Z21
 	VFMADD231PD Z21, Z18, Z5
 	VFMADD231PD Z21, Z19, Z11
 	VFMADD231PD Z21, Z20, Z17
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -19185,12 +19700,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z7, Z6, Z0
 	VUNPCKLPD     Z7, Z6, Z6
 	VADDPD        Z0, Z6, Z6
@@ -19204,12 +19719,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y8, Y6, Y9
 	VSHUFF64X2    $0x00, Y8, Y6, Y6
 	VADDPD        Y9, Y6, Y6
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y6, Y6
+	VADDPD        (BX)(DI*1), Y6, Y6
 
 store_0_1:
-	VMOVUPD       Y6, (AX)(CX*1)
+	VMOVUPD       Y6, (BX)(DI*1)
 	VUNPCKHPD     Z13, Z12, Z6
 	VUNPCKLPD     Z13, Z12, Z12
 	VADDPD        Z6, Z12, Z12
@@ -19223,14 +19738,14 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y14, Y12, Y15
 	VSHUFF64X2    $0x00, Y14, Y12, Y12
 	VADDPD        Y15, Y12, Y12
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y12, Y12
+	VADDPD        (BX)(DI*2), Y12, Y12
 
 store_0_2:
-	VMOVUPD       Y12, (AX)(CX*2)
-	MOVQ          $0x00000003, BX
-	KMOVW         BX, K1
+	VMOVUPD       Y12, (BX)(DI*2)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z5, Z4, Z12
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z12, Z4, Z4
@@ -19240,13 +19755,13 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y5, Y4, Y12
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y12, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y5
+	VMOVUPD.Z     32(BX), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(BX)
 	VUNPCKHPD     Z11, Z10, Z4
 	VUNPCKLPD     Z11, Z10, Z10
 	VADDPD        Z4, Z10, Z10
@@ -19256,13 +19771,13 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y11, Y10, Y4
 	VSHUFF64X2    $0x00, Y11, Y10, Y10
 	VADDPD        Y4, Y10, Y10
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y11
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y11
 	VADDPD        Y11, Y10, Y10
 
 store_4_1:
-	VMOVUPD       Y10, K1, 32(AX)(CX*1)
+	VMOVUPD       Y10, K1, 32(BX)(DI*1)
 	VUNPCKHPD     Z17, Z16, Z10
 	VUNPCKLPD     Z17, Z16, Z16
 	VADDPD        Z10, Z16, Z16
@@ -19272,30 +19787,33 @@ store_4_1:
 	VSHUFF64X2    $0x03, Y17, Y16, Y10
 	VSHUFF64X2    $0x00, Y17, Y16, Y16
 	VADDPD        Y10, Y16, Y16
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VMOVUPD.Z     32(AX)(CX*2), K1, Y17
+	VMOVUPD.Z     32(BX)(DI*2), K1, Y17
 	VADDPD        Y17, Y16, Y16
 
 store_4_2:
-	VMOVUPD Y16, K1, 32(AX)(CX*2)
+	VMOVUPD Y16, K1, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x7(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -19317,98 +19835,105 @@ TEXT ·dotZF64_3x7(SB), NOSPLIT, $0-72
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
 	VPXORD Z20, Z20, Z20
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z21
-	VMOVUPD     (AX)(CX*1), Z22
-	VMOVUPD     (AX)(CX*2), Z23
-	VMOVUPD     (DX), Z24
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z21
+	VMOVUPD     (DI)(AX*1), Z22
+	VMOVUPD     (DI)(AX*2), Z23
+	VMOVUPD     (R9), Z24
 	VFMADD231PD Z24, Z21, Z0
 	VFMADD231PD Z24, Z22, Z7
 	VFMADD231PD Z24, Z23, Z14
-	VMOVUPD     (DX)(BX*1), Z24
+	VMOVUPD     (R9)(R10*1), Z24
 	VFMADD231PD Z24, Z21, Z1
 	VFMADD231PD Z24, Z22, Z8
 	VFMADD231PD Z24, Z23, Z15
-	VMOVUPD     (DX)(BX*2), Z24
+	VMOVUPD     (R9)(R10*2), Z24
 	VFMADD231PD Z24, Z21, Z2
 	VFMADD231PD Z24, Z22, Z9
 	VFMADD231PD Z24, Z23, Z16
-	VMOVUPD     (DX)(R8*1), Z24
+	VMOVUPD     (R9)(R11*1), Z24
 	VFMADD231PD Z24, Z21, Z3
 	VFMADD231PD Z24, Z22, Z10
 	VFMADD231PD Z24, Z23, Z17
-	VMOVUPD     (R9), Z24
+	VMOVUPD     (R12), Z24
 	VFMADD231PD Z24, Z21, Z4
 	VFMADD231PD Z24, Z22, Z11
 	VFMADD231PD Z24, Z23, Z18
-	VMOVUPD     (R9)(BX*1), Z24
+	VMOVUPD     (R12)(R10*1), Z24
 	VFMADD231PD Z24, Z21, Z5
 	VFMADD231PD Z24, Z22, Z12
 	VFMADD231PD Z24, Z23, Z19
-	VMOVUPD     (R9)(BX*2), Z24
+	VMOVUPD     (R12)(R10*2), Z24
 	VFMADD231PD Z24, Z21, Z6
 	VFMADD231PD Z24, Z22, Z13
 	VFMADD231PD Z24, Z23, Z20
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z21
-	VMOVUPD.Z   (AX)(CX*1), K1, Z22
-	VMOVUPD.Z   (AX)(CX*2), K1, Z23
-	VMOVUPD.Z   (DX), K1, Z24
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z21
+	VMOVUPD.Z   (DI)(AX*1), K1, Z22
+	VMOVUPD.Z   (DI)(AX*2), K1, Z23
+	VMOVUPD.Z   (R9), K1, Z24
 	VFMADD231PD Z24, Z21, Z0
 	VFMADD231PD Z24, Z22, Z7
 	VFMADD231PD Z24, Z23, Z14
-	VMOVUPD.Z   (DX)(BX*1), K1, Z24
+	VMOVUPD.Z   (R9)(R10*1), K1, Z24
 	VFMADD231PD Z24, Z21, Z1
 	VFMADD231PD Z24, Z22, Z8
 	VFMADD231PD Z24, Z23, Z15
-	VMOVUPD.Z   (DX)(BX*2), K1, Z24
+	VMOVUPD.Z   (R9)(R10*2), K1, Z24
 	VFMADD231PD Z24, Z21, Z2
 	VFMADD231PD Z24, Z22, Z9
 	VFMADD231PD Z24, Z23, Z16
-	VMOVUPD.Z   (DX)(R8*1), K1, Z24
+	VMOVUPD.Z   (R9)(R11*1), K1, Z24
 	VFMADD231PD Z24, Z21, Z3
 	VFMADD231PD Z24, Z22, Z10
 	VFMADD231PD Z24, Z23, Z17
-	VMOVUPD.Z   (R9), K1, Z24
+	VMOVUPD.Z   (R12), K1, Z24
 	VFMADD231PD Z24, Z21, Z4
 	VFMADD231PD Z24, Z22, Z11
 	VFMADD231PD Z24, Z23, Z18
-	VMOVUPD.Z   (R9)(BX*1), K1, Z24
+	VMOVUPD.Z   (R12)(R10*1), K1, Z24
 	VFMADD231PD Z24, Z21, Z5
 	VFMADD231PD Z24, Z22, Z12
 	VFMADD231PD Z24, Z23, Z19
-	VMOVUPD.Z   (R9)(BX*2), K1, Z24
+	VMOVUPD.Z   (R12)(R10*2), K1, Z24
 	VFMADD231PD Z24, Z21, Z6
 	VFMADD231PD Z24, Z22, Z13
 	VFMADD231PD Z24, Z23, Z20
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -19422,12 +19947,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z8, Z7, Z0
 	VUNPCKLPD     Z8, Z7, Z7
 	VADDPD        Z0, Z7, Z7
@@ -19441,12 +19966,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y9, Y7, Y10
 	VSHUFF64X2    $0x00, Y9, Y7, Y7
 	VADDPD        Y10, Y7, Y7
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y7, Y7
+	VADDPD        (BX)(DI*1), Y7, Y7
 
 store_0_1:
-	VMOVUPD       Y7, (AX)(CX*1)
+	VMOVUPD       Y7, (BX)(DI*1)
 	VUNPCKHPD     Z15, Z14, Z7
 	VUNPCKLPD     Z15, Z14, Z14
 	VADDPD        Z7, Z14, Z14
@@ -19460,14 +19985,14 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y16, Y14, Y17
 	VSHUFF64X2    $0x00, Y16, Y14, Y14
 	VADDPD        Y17, Y14, Y14
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y14, Y14
+	VADDPD        (BX)(DI*2), Y14, Y14
 
 store_0_2:
-	VMOVUPD       Y14, (AX)(CX*2)
-	MOVQ          $0x00000007, BX
-	KMOVW         BX, K1
+	VMOVUPD       Y14, (BX)(DI*2)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
 	VUNPCKHPD     Z5, Z4, Z14
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z14, Z4, Z4
@@ -19482,13 +20007,13 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y6, Y4, Y5
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y5, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y6
+	VMOVUPD.Z     32(BX), K1, Y6
 	VADDPD        Y6, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(BX)
 	VUNPCKHPD     Z12, Z11, Z4
 	VUNPCKLPD     Z12, Z11, Z11
 	VADDPD        Z4, Z11, Z11
@@ -19503,13 +20028,13 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y13, Y11, Y12
 	VSHUFF64X2    $0x00, Y13, Y11, Y11
 	VADDPD        Y12, Y11, Y11
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y13
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y13
 	VADDPD        Y13, Y11, Y11
 
 store_4_1:
-	VMOVUPD       Y11, K1, 32(AX)(CX*1)
+	VMOVUPD       Y11, K1, 32(BX)(DI*1)
 	VUNPCKHPD     Z19, Z18, Z11
 	VUNPCKLPD     Z19, Z18, Z18
 	VADDPD        Z11, Z18, Z18
@@ -19524,30 +20049,33 @@ store_4_1:
 	VSHUFF64X2    $0x03, Y20, Y18, Y19
 	VSHUFF64X2    $0x00, Y20, Y18, Y18
 	VADDPD        Y19, Y18, Y18
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VMOVUPD.Z     32(AX)(CX*2), K1, Y20
+	VMOVUPD.Z     32(BX)(DI*2), K1, Y20
 	VADDPD        Y20, Y18, Y18
 
 store_4_2:
-	VMOVUPD Y18, K1, 32(AX)(CX*2)
+	VMOVUPD Y18, K1, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_3x8(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R8
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -19572,106 +20100,113 @@ TEXT ·dotZF64_3x8(SB), NOSPLIT, $0-72
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	VMOVUPD     (AX), Z24
-	VMOVUPD     (AX)(CX*1), Z25
-	VMOVUPD     (AX)(CX*2), Z26
-	VMOVUPD     (DX), Z27
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z24
+	VMOVUPD     (DI)(AX*1), Z25
+	VMOVUPD     (DI)(AX*2), Z26
+	VMOVUPD     (R9), Z27
 	VFMADD231PD Z27, Z24, Z0
 	VFMADD231PD Z27, Z25, Z8
 	VFMADD231PD Z27, Z26, Z16
-	VMOVUPD     (DX)(BX*1), Z27
+	VMOVUPD     (R9)(R10*1), Z27
 	VFMADD231PD Z27, Z24, Z1
 	VFMADD231PD Z27, Z25, Z9
 	VFMADD231PD Z27, Z26, Z17
-	VMOVUPD     (DX)(BX*2), Z27
+	VMOVUPD     (R9)(R10*2), Z27
 	VFMADD231PD Z27, Z24, Z2
 	VFMADD231PD Z27, Z25, Z10
 	VFMADD231PD Z27, Z26, Z18
-	VMOVUPD     (DX)(R8*1), Z27
+	VMOVUPD     (R9)(R11*1), Z27
 	VFMADD231PD Z27, Z24, Z3
 	VFMADD231PD Z27, Z25, Z11
 	VFMADD231PD Z27, Z26, Z19
-	VMOVUPD     (R9), Z27
+	VMOVUPD     (R12), Z27
 	VFMADD231PD Z27, Z24, Z4
 	VFMADD231PD Z27, Z25, Z12
 	VFMADD231PD Z27, Z26, Z20
-	VMOVUPD     (R9)(BX*1), Z27
+	VMOVUPD     (R12)(R10*1), Z27
 	VFMADD231PD Z27, Z24, Z5
 	VFMADD231PD Z27, Z25, Z13
 	VFMADD231PD Z27, Z26, Z21
-	VMOVUPD     (R9)(BX*2), Z27
+	VMOVUPD     (R12)(R10*2), Z27
 	VFMADD231PD Z27, Z24, Z6
 	VFMADD231PD Z27, Z25, Z14
 	VFMADD231PD Z27, Z26, Z22
-	VMOVUPD     (R9)(R8*1), Z27
+	VMOVUPD     (R12)(R11*1), Z27
 	VFMADD231PD Z27, Z24, Z7
 	VFMADD231PD Z27, Z25, Z15
 	VFMADD231PD Z27, Z26, Z23
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, R9
 	ADDQ        $0x40, DI
-	DECQ        R10
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z24
-	VMOVUPD.Z   (AX)(CX*1), K1, Z25
-	VMOVUPD.Z   (AX)(CX*2), K1, Z26
-	VMOVUPD.Z   (DX), K1, Z27
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z24
+	VMOVUPD.Z   (DI)(AX*1), K1, Z25
+	VMOVUPD.Z   (DI)(AX*2), K1, Z26
+	VMOVUPD.Z   (R9), K1, Z27
 	VFMADD231PD Z27, Z24, Z0
 	VFMADD231PD Z27, Z25, Z8
 	VFMADD231PD Z27, Z26, Z16
-	VMOVUPD.Z   (DX)(BX*1), K1, Z27
+	VMOVUPD.Z   (R9)(R10*1), K1, Z27
 	VFMADD231PD Z27, Z24, Z1
 	VFMADD231PD Z27, Z25, Z9
 	VFMADD231PD Z27, Z26, Z17
-	VMOVUPD.Z   (DX)(BX*2), K1, Z27
+	VMOVUPD.Z   (R9)(R10*2), K1, Z27
 	VFMADD231PD Z27, Z24, Z2
 	VFMADD231PD Z27, Z25, Z10
 	VFMADD231PD Z27, Z26, Z18
-	VMOVUPD.Z   (DX)(R8*1), K1, Z27
+	VMOVUPD.Z   (R9)(R11*1), K1, Z27
 	VFMADD231PD Z27, Z24, Z3
 	VFMADD231PD Z27, Z25, Z11
 	VFMADD231PD Z27, Z26, Z19
-	VMOVUPD.Z   (R9), K1, Z27
+	VMOVUPD.Z   (R12), K1, Z27
 	VFMADD231PD Z27, Z24, Z4
 	VFMADD231PD Z27, Z25, Z12
 	VFMADD231PD Z27, Z26, Z20
-	VMOVUPD.Z   (R9)(BX*1), K1, Z27
+	VMOVUPD.Z   (R12)(R10*1), K1, Z27
 	VFMADD231PD Z27, Z24, Z5
 	VFMADD231PD Z27, Z25, Z13
 	VFMADD231PD Z27, Z26, Z21
-	VMOVUPD.Z   (R9)(BX*2), K1, Z27
+	VMOVUPD.Z   (R12)(R10*2), K1, Z27
 	VFMADD231PD Z27, Z24, Z6
 	VFMADD231PD Z27, Z25, Z14
 	VFMADD231PD Z27, Z26, Z22
-	VMOVUPD.Z   (R9)(R8*1), K1, Z27
+	VMOVUPD.Z   (R12)(R11*1), K1, Z27
 	VFMADD231PD Z27, Z24, Z7
 	VFMADD231PD Z27, Z25, Z15
 	VFMADD231PD Z27, Z26, Z23
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), DX
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -19685,12 +20220,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (BX), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (BX)
 	VUNPCKHPD     Z9, Z8, Z0
 	VUNPCKLPD     Z9, Z8, Z8
 	VADDPD        Z0, Z8, Z8
@@ -19704,12 +20239,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y10, Y8, Y11
 	VSHUFF64X2    $0x00, Y10, Y8, Y8
 	VADDPD        Y11, Y8, Y8
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y8, Y8
+	VADDPD        (BX)(DI*1), Y8, Y8
 
 store_0_1:
-	VMOVUPD       Y8, (AX)(CX*1)
+	VMOVUPD       Y8, (BX)(DI*1)
 	VUNPCKHPD     Z17, Z16, Z8
 	VUNPCKLPD     Z17, Z16, Z16
 	VADDPD        Z8, Z16, Z16
@@ -19723,12 +20258,12 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y18, Y16, Y19
 	VSHUFF64X2    $0x00, Y18, Y16, Y16
 	VADDPD        Y19, Y16, Y16
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y16, Y16
+	VADDPD        (BX)(DI*2), Y16, Y16
 
 store_0_2:
-	VMOVUPD       Y16, (AX)(CX*2)
+	VMOVUPD       Y16, (BX)(DI*2)
 	VUNPCKHPD     Z5, Z4, Z16
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z16, Z4, Z4
@@ -19742,12 +20277,12 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y6, Y4, Y7
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_0
-	VADDPD        32(AX), Y4, Y4
+	VADDPD        32(BX), Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, 32(AX)
+	VMOVUPD       Y4, 32(BX)
 	VUNPCKHPD     Z13, Z12, Z4
 	VUNPCKLPD     Z13, Z12, Z12
 	VADDPD        Z4, Z12, Z12
@@ -19761,12 +20296,12 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y14, Y12, Y15
 	VSHUFF64X2    $0x00, Y14, Y12, Y12
 	VADDPD        Y15, Y12, Y12
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_1
-	VADDPD        32(AX)(CX*1), Y12, Y12
+	VADDPD        32(BX)(DI*1), Y12, Y12
 
 store_4_1:
-	VMOVUPD       Y12, 32(AX)(CX*1)
+	VMOVUPD       Y12, 32(BX)(DI*1)
 	VUNPCKHPD     Z21, Z20, Z12
 	VUNPCKLPD     Z21, Z20, Z20
 	VADDPD        Z12, Z20, Z20
@@ -19780,84 +20315,94 @@ store_4_1:
 	VSHUFF64X2    $0x03, Y22, Y20, Y23
 	VSHUFF64X2    $0x00, Y22, Y20, Y20
 	VADDPD        Y23, Y20, Y20
-	TESTQ         DX, DX
+	TESTQ         R8, R8
 	JZ            store_4_2
-	VADDPD        32(AX)(CX*2), Y20, Y20
+	VADDPD        32(BX)(DI*2), Y20, Y20
 
 store_4_2:
-	VMOVUPD Y20, 32(AX)(CX*2)
+	VMOVUPD Y20, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_4x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_4x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_4x1(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), BX
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
-	MOVQ   SI, R9
-	SHRQ   $0x03, R9
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x03, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
 
 loop:
-	TESTQ       R9, R9
+	TESTQ       R12, R12
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPD     (AX), Z4
-	VMOVUPD     (AX)(CX*1), Z5
-	VMOVUPD     (AX)(CX*2), Z6
-	VMOVUPD     (AX)(R8*1), Z7
-	VMOVUPD     (DX), Z8
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPD     (R8), Z4
+	VMOVUPD     (R8)(AX*1), Z5
+	VMOVUPD     (R8)(AX*2), Z6
+	VMOVUPD     (R8)(CX*1), Z7
+	VMOVUPD     (R10), Z8
 	VFMADD231PD Z8, Z4, Z0
 	VFMADD231PD Z8, Z5, Z1
 	VFMADD231PD Z8, Z6, Z2
 	VFMADD231PD Z8, Z7, Z3
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
-	ADDQ        $0x40, BX
-	ADDQ        $0x40, DI
-	DECQ        R9
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R9
+	DECQ        R12
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x07, R9
 	JZ          reduce
-	MOVQ        $0x00000001, BX
-	SHLXQ       SI, BX, BX
-	DECQ        BX
-	KMOVW       BX, K1
-	VMOVUPD.Z   (AX), K1, Z4
-	VMOVUPD.Z   (AX)(CX*1), K1, Z5
-	VMOVUPD.Z   (AX)(CX*2), K1, Z6
-	VMOVUPD.Z   (AX)(R8*1), K1, Z7
-	VMOVUPD.Z   (DX), K1, Z8
+	MOVQ        $0x00000001, R11
+	SHLXQ       R9, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (R8), K1, Z4
+	VMOVUPD.Z   (R8)(AX*1), K1, Z5
+	VMOVUPD.Z   (R8)(AX*2), K1, Z6
+	VMOVUPD.Z   (R8)(CX*1), K1, Z7
+	VMOVUPD.Z   (R10), K1, Z8
 	VFMADD231PD Z8, Z4, Z0
 	VFMADD231PD Z8, Z5, Z1
 	VFMADD231PD Z8, Z6, Z2
 	VFMADD231PD Z8, Z7, Z3
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
-	MOVQ          $0x00000001, SI
-	KMOVW         SI, K1
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x03, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
+	MOVQ          $0x00000001, R11
+	KMOVW         R11, K1
 	VPXORD        Z31, Z31, Z31
 	VUNPCKHPD     Z31, Z0, Z30
 	VUNPCKLPD     Z31, Z0, Z0
@@ -19868,13 +20413,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y31, Y0, Y30
 	VSHUFF64X2    $0x00, Y31, Y0, Y0
 	VADDPD        Y30, Y0, Y0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y31
+	VMOVUPD.Z     (SI), K1, Y31
 	VADDPD        Y31, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (SI)
 	VPXORD        Z0, Z0, Z0
 	VUNPCKHPD     Z0, Z1, Z31
 	VUNPCKLPD     Z0, Z1, Z1
@@ -19885,13 +20430,13 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y0, Y1, Y31
 	VSHUFF64X2    $0x00, Y0, Y1, Y1
 	VADDPD        Y31, Y1, Y1
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y0
+	VMOVUPD.Z     (SI)(R8*1), K1, Y0
 	VADDPD        Y0, Y1, Y1
 
 store_0_1:
-	VMOVUPD       Y1, K1, (AX)(CX*1)
+	VMOVUPD       Y1, K1, (SI)(R8*1)
 	VPXORD        Z1, Z1, Z1
 	VUNPCKHPD     Z1, Z2, Z0
 	VUNPCKLPD     Z1, Z2, Z2
@@ -19902,13 +20447,13 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y1, Y2, Y0
 	VSHUFF64X2    $0x00, Y1, Y2, Y2
 	VADDPD        Y0, Y2, Y2
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VMOVUPD.Z     (AX)(CX*2), K1, Y1
+	VMOVUPD.Z     (SI)(R8*2), K1, Y1
 	VADDPD        Y1, Y2, Y2
 
 store_0_2:
-	VMOVUPD       Y2, K1, (AX)(CX*2)
+	VMOVUPD       Y2, K1, (SI)(R8*2)
 	VPXORD        Z2, Z2, Z2
 	VUNPCKHPD     Z2, Z3, Z1
 	VUNPCKLPD     Z2, Z3, Z3
@@ -19919,30 +20464,33 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y2, Y3, Y1
 	VSHUFF64X2    $0x00, Y2, Y3, Y3
 	VADDPD        Y1, Y3, Y3
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VMOVUPD.Z     (AX)(DX*1), K1, Y2
+	VMOVUPD.Z     (SI)(R9*1), K1, Y2
 	VADDPD        Y2, Y3, Y3
 
 store_0_3:
-	VMOVUPD Y3, K1, (AX)(DX*1)
+	VMOVUPD Y3, K1, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_4x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_4x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_4x2(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -19951,67 +20499,74 @@ TEXT ·dotZF64_4x2(SB), NOSPLIT, $0-72
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x03, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPD     (AX), Z8
-	VMOVUPD     (AX)(CX*1), Z9
-	VMOVUPD     (AX)(CX*2), Z10
-	VMOVUPD     (AX)(R8*1), Z11
-	VMOVUPD     (DX), Z12
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPD     (R8), Z8
+	VMOVUPD     (R8)(AX*1), Z9
+	VMOVUPD     (R8)(AX*2), Z10
+	VMOVUPD     (R8)(CX*1), Z11
+	VMOVUPD     (R10), Z12
 	VFMADD231PD Z12, Z8, Z0
 	VFMADD231PD Z12, Z9, Z2
 	VFMADD231PD Z12, Z10, Z4
 	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD     (DX)(BX*1), Z12
+	VMOVUPD     (R10)(R11*1), Z12
 	VFMADD231PD Z12, Z8, Z1
 	VFMADD231PD Z12, Z9, Z3
 	VFMADD231PD Z12, Z10, Z5
 	VFMADD231PD Z12, Z11, Z7
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R12
 	ADDQ        $0x40, R9
-	ADDQ        $0x40, DI
-	DECQ        R10
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x07, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z8
-	VMOVUPD.Z   (AX)(CX*1), K1, Z9
-	VMOVUPD.Z   (AX)(CX*2), K1, Z10
-	VMOVUPD.Z   (AX)(R8*1), K1, Z11
-	VMOVUPD.Z   (DX), K1, Z12
+	MOVQ        $0x00000001, R12
+	SHLXQ       R9, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (R8), K1, Z8
+	VMOVUPD.Z   (R8)(AX*1), K1, Z9
+	VMOVUPD.Z   (R8)(AX*2), K1, Z10
+	VMOVUPD.Z   (R8)(CX*1), K1, Z11
+	VMOVUPD.Z   (R10), K1, Z12
 	VFMADD231PD Z12, Z8, Z0
 	VFMADD231PD Z12, Z9, Z2
 	VFMADD231PD Z12, Z10, Z4
 	VFMADD231PD Z12, Z11, Z6
-	VMOVUPD.Z   (DX)(BX*1), K1, Z12
+	VMOVUPD.Z   (R10)(R11*1), K1, Z12
 	VFMADD231PD Z12, Z8, Z1
 	VFMADD231PD Z12, Z9, Z3
 	VFMADD231PD Z12, Z10, Z5
 	VFMADD231PD Z12, Z11, Z7
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
-	MOVQ          $0x00000003, SI
-	KMOVW         SI, K1
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x03, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
+	MOVQ          $0x00000003, R11
+	KMOVW         R11, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -20021,13 +20576,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y1, Y0, Y31
 	VSHUFF64X2    $0x00, Y1, Y0, Y0
 	VADDPD        Y31, Y0, Y0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y1
+	VMOVUPD.Z     (SI), K1, Y1
 	VADDPD        Y1, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (SI)
 	VUNPCKHPD     Z3, Z2, Z0
 	VUNPCKLPD     Z3, Z2, Z2
 	VADDPD        Z0, Z2, Z2
@@ -20037,13 +20592,13 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y3, Y2, Y0
 	VSHUFF64X2    $0x00, Y3, Y2, Y2
 	VADDPD        Y0, Y2, Y2
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y3
+	VMOVUPD.Z     (SI)(R8*1), K1, Y3
 	VADDPD        Y3, Y2, Y2
 
 store_0_1:
-	VMOVUPD       Y2, K1, (AX)(CX*1)
+	VMOVUPD       Y2, K1, (SI)(R8*1)
 	VUNPCKHPD     Z5, Z4, Z2
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z2, Z4, Z4
@@ -20053,13 +20608,13 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y5, Y4, Y2
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y2, Y4, Y4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VMOVUPD.Z     (AX)(CX*2), K1, Y5
+	VMOVUPD.Z     (SI)(R8*2), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_0_2:
-	VMOVUPD       Y4, K1, (AX)(CX*2)
+	VMOVUPD       Y4, K1, (SI)(R8*2)
 	VUNPCKHPD     Z7, Z6, Z4
 	VUNPCKLPD     Z7, Z6, Z6
 	VADDPD        Z4, Z6, Z6
@@ -20069,30 +20624,33 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y7, Y6, Y4
 	VSHUFF64X2    $0x00, Y7, Y6, Y6
 	VADDPD        Y4, Y6, Y6
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VMOVUPD.Z     (AX)(DX*1), K1, Y7
+	VMOVUPD.Z     (SI)(R9*1), K1, Y7
 	VADDPD        Y7, Y6, Y6
 
 store_0_3:
-	VMOVUPD Y6, K1, (AX)(DX*1)
+	VMOVUPD Y6, K1, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_4x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_4x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_4x3(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R9
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -20105,77 +20663,84 @@ TEXT ·dotZF64_4x3(SB), NOSPLIT, $0-72
 	VPXORD Z9, Z9, Z9
 	VPXORD Z10, Z10, Z10
 	VPXORD Z11, Z11, Z11
-	MOVQ   SI, R10
-	SHRQ   $0x03, R10
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x03, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
 
 loop:
-	TESTQ       R10, R10
+	TESTQ       R13, R13
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPD     (AX), Z12
-	VMOVUPD     (AX)(CX*1), Z13
-	VMOVUPD     (AX)(CX*2), Z14
-	VMOVUPD     (AX)(R8*1), Z15
-	VMOVUPD     (DX), Z16
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPD     (R8), Z12
+	VMOVUPD     (R8)(AX*1), Z13
+	VMOVUPD     (R8)(AX*2), Z14
+	VMOVUPD     (R8)(CX*1), Z15
+	VMOVUPD     (R10), Z16
 	VFMADD231PD Z16, Z12, Z0
 	VFMADD231PD Z16, Z13, Z3
 	VFMADD231PD Z16, Z14, Z6
 	VFMADD231PD Z16, Z15, Z9
-	VMOVUPD     (DX)(BX*1), Z16
+	VMOVUPD     (R10)(R11*1), Z16
 	VFMADD231PD Z16, Z12, Z1
 	VFMADD231PD Z16, Z13, Z4
 	VFMADD231PD Z16, Z14, Z7
 	VFMADD231PD Z16, Z15, Z10
-	VMOVUPD     (DX)(BX*2), Z16
+	VMOVUPD     (R10)(R11*2), Z16
 	VFMADD231PD Z16, Z12, Z2
 	VFMADD231PD Z16, Z13, Z5
 	VFMADD231PD Z16, Z14, Z8
 	VFMADD231PD Z16, Z15, Z11
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R12
 	ADDQ        $0x40, R9
-	ADDQ        $0x40, DI
-	DECQ        R10
+	DECQ        R13
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x07, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z12
-	VMOVUPD.Z   (AX)(CX*1), K1, Z13
-	VMOVUPD.Z   (AX)(CX*2), K1, Z14
-	VMOVUPD.Z   (AX)(R8*1), K1, Z15
-	VMOVUPD.Z   (DX), K1, Z16
+	MOVQ        $0x00000001, R12
+	SHLXQ       R9, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (R8), K1, Z12
+	VMOVUPD.Z   (R8)(AX*1), K1, Z13
+	VMOVUPD.Z   (R8)(AX*2), K1, Z14
+	VMOVUPD.Z   (R8)(CX*1), K1, Z15
+	VMOVUPD.Z   (R10), K1, Z16
 	VFMADD231PD Z16, Z12, Z0
 	VFMADD231PD Z16, Z13, Z3
 	VFMADD231PD Z16, Z14, Z6
 	VFMADD231PD Z16, Z15, Z9
-	VMOVUPD.Z   (DX)(BX*1), K1, Z16
+	VMOVUPD.Z   (R10)(R11*1), K1, Z16
 	VFMADD231PD Z16, Z12, Z1
 	VFMADD231PD Z16, Z13, Z4
 	VFMADD231PD Z16, Z14, Z7
 	VFMADD231PD Z16, Z15, Z10
-	VMOVUPD.Z   (DX)(BX*2), K1, Z16
+	VMOVUPD.Z   (R10)(R11*2), K1, Z16
 	VFMADD231PD Z16, Z12, Z2
 	VFMADD231PD Z16, Z13, Z5
 	VFMADD231PD Z16, Z14, Z8
 	VFMADD231PD Z16, Z15, Z11
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
-	MOVQ          $0x00000007, SI
-	KMOVW         SI, K1
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x03, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
+	MOVQ          $0x00000007, R11
+	KMOVW         R11, K1
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -20190,13 +20755,13 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y1
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y1, Y0, Y0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VMOVUPD.Z     (AX), K1, Y2
+	VMOVUPD.Z     (SI), K1, Y2
 	VADDPD        Y2, Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, K1, (AX)
+	VMOVUPD       Y0, K1, (SI)
 	VUNPCKHPD     Z4, Z3, Z0
 	VUNPCKLPD     Z4, Z3, Z3
 	VADDPD        Z0, Z3, Z3
@@ -20211,13 +20776,13 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y5, Y3, Y4
 	VSHUFF64X2    $0x00, Y5, Y3, Y3
 	VADDPD        Y4, Y3, Y3
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VMOVUPD.Z     (AX)(CX*1), K1, Y5
+	VMOVUPD.Z     (SI)(R8*1), K1, Y5
 	VADDPD        Y5, Y3, Y3
 
 store_0_1:
-	VMOVUPD       Y3, K1, (AX)(CX*1)
+	VMOVUPD       Y3, K1, (SI)(R8*1)
 	VUNPCKHPD     Z7, Z6, Z3
 	VUNPCKLPD     Z7, Z6, Z6
 	VADDPD        Z3, Z6, Z6
@@ -20232,13 +20797,13 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y8, Y6, Y7
 	VSHUFF64X2    $0x00, Y8, Y6, Y6
 	VADDPD        Y7, Y6, Y6
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VMOVUPD.Z     (AX)(CX*2), K1, Y8
+	VMOVUPD.Z     (SI)(R8*2), K1, Y8
 	VADDPD        Y8, Y6, Y6
 
 store_0_2:
-	VMOVUPD       Y6, K1, (AX)(CX*2)
+	VMOVUPD       Y6, K1, (SI)(R8*2)
 	VUNPCKHPD     Z10, Z9, Z6
 	VUNPCKLPD     Z10, Z9, Z9
 	VADDPD        Z6, Z9, Z9
@@ -20253,30 +20818,33 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y11, Y9, Y10
 	VSHUFF64X2    $0x00, Y11, Y9, Y9
 	VADDPD        Y10, Y9, Y9
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VMOVUPD.Z     (AX)(DX*1), K1, Y11
+	VMOVUPD.Z     (SI)(R9*1), K1, Y11
 	VADDPD        Y11, Y9, Y9
 
 store_0_3:
-	VMOVUPD Y9, K1, (AX)(DX*1)
+	VMOVUPD Y9, K1, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_4x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_4x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_4x4(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R10
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -20293,85 +20861,92 @@ TEXT ·dotZF64_4x4(SB), NOSPLIT, $0-72
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
-	MOVQ   SI, R11
-	SHRQ   $0x03, R11
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x03, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R13
+	MOVQ   n+48(FP), R14
+	SHRQ   $0x03, R14
 
 loop:
-	TESTQ       R11, R11
+	TESTQ       R14, R14
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPD     (AX), Z16
-	VMOVUPD     (AX)(CX*1), Z17
-	VMOVUPD     (AX)(CX*2), Z18
-	VMOVUPD     (AX)(R8*1), Z19
-	VMOVUPD     (DX), Z20
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPD     (R8), Z16
+	VMOVUPD     (R8)(AX*1), Z17
+	VMOVUPD     (R8)(AX*2), Z18
+	VMOVUPD     (R8)(CX*1), Z19
+	VMOVUPD     (R10), Z20
 	VFMADD231PD Z20, Z16, Z0
 	VFMADD231PD Z20, Z17, Z4
 	VFMADD231PD Z20, Z18, Z8
 	VFMADD231PD Z20, Z19, Z12
-	VMOVUPD     (DX)(BX*1), Z20
+	VMOVUPD     (R10)(R11*1), Z20
 	VFMADD231PD Z20, Z16, Z1
 	VFMADD231PD Z20, Z17, Z5
 	VFMADD231PD Z20, Z18, Z9
 	VFMADD231PD Z20, Z19, Z13
-	VMOVUPD     (DX)(BX*2), Z20
+	VMOVUPD     (R10)(R11*2), Z20
 	VFMADD231PD Z20, Z16, Z2
 	VFMADD231PD Z20, Z17, Z6
 	VFMADD231PD Z20, Z18, Z10
 	VFMADD231PD Z20, Z19, Z14
-	VMOVUPD     (DX)(R9*1), Z20
+	VMOVUPD     (R10)(R12*1), Z20
 	VFMADD231PD Z20, Z16, Z3
 	VFMADD231PD Z20, Z17, Z7
 	VFMADD231PD Z20, Z18, Z11
 	VFMADD231PD Z20, Z19, Z15
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
 	ADDQ        $0x40, R10
-	ADDQ        $0x40, DI
-	DECQ        R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x40, R9
+	DECQ        R14
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x07, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z16
-	VMOVUPD.Z   (AX)(CX*1), K1, Z17
-	VMOVUPD.Z   (AX)(CX*2), K1, Z18
-	VMOVUPD.Z   (AX)(R8*1), K1, Z19
-	VMOVUPD.Z   (DX), K1, Z20
+	MOVQ        $0x00000001, R13
+	SHLXQ       R9, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (R8), K1, Z16
+	VMOVUPD.Z   (R8)(AX*1), K1, Z17
+	VMOVUPD.Z   (R8)(AX*2), K1, Z18
+	VMOVUPD.Z   (R8)(CX*1), K1, Z19
+	VMOVUPD.Z   (R10), K1, Z20
 	VFMADD231PD Z20, Z16, Z0
 	VFMADD231PD Z20, Z17, Z4
 	VFMADD231PD Z20, Z18, Z8
 	VFMADD231PD Z20, Z19, Z12
-	VMOVUPD.Z   (DX)(BX*1), K1, Z20
+	VMOVUPD.Z   (R10)(R11*1), K1, Z20
 	VFMADD231PD Z20, Z16, Z1
 	VFMADD231PD Z20, Z17, Z5
 	VFMADD231PD Z20, Z18, Z9
 	VFMADD231PD Z20, Z19, Z13
-	VMOVUPD.Z   (DX)(BX*2), K1, Z20
+	VMOVUPD.Z   (R10)(R11*2), K1, Z20
 	VFMADD231PD Z20, Z16, Z2
 	VFMADD231PD Z20, Z17, Z6
 	VFMADD231PD Z20, Z18, Z10
 	VFMADD231PD Z20, Z19, Z14
-	VMOVUPD.Z   (DX)(R9*1), K1, Z20
+	VMOVUPD.Z   (R10)(R12*1), K1, Z20
 	VFMADD231PD Z20, Z16, Z3
 	VFMADD231PD Z20, Z17, Z7
 	VFMADD231PD Z20, Z18, Z11
 	VFMADD231PD Z20, Z19, Z15
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x03, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -20385,12 +20960,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (SI), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (SI)
 	VUNPCKHPD     Z5, Z4, Z0
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z0, Z4, Z4
@@ -20404,12 +20979,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y6, Y4, Y7
 	VSHUFF64X2    $0x00, Y6, Y4, Y4
 	VADDPD        Y7, Y4, Y4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y4, Y4
+	VADDPD        (SI)(R8*1), Y4, Y4
 
 store_0_1:
-	VMOVUPD       Y4, (AX)(CX*1)
+	VMOVUPD       Y4, (SI)(R8*1)
 	VUNPCKHPD     Z9, Z8, Z4
 	VUNPCKLPD     Z9, Z8, Z8
 	VADDPD        Z4, Z8, Z8
@@ -20423,12 +20998,12 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y10, Y8, Y11
 	VSHUFF64X2    $0x00, Y10, Y8, Y8
 	VADDPD        Y11, Y8, Y8
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y8, Y8
+	VADDPD        (SI)(R8*2), Y8, Y8
 
 store_0_2:
-	VMOVUPD       Y8, (AX)(CX*2)
+	VMOVUPD       Y8, (SI)(R8*2)
 	VUNPCKHPD     Z13, Z12, Z8
 	VUNPCKLPD     Z13, Z12, Z12
 	VADDPD        Z8, Z12, Z12
@@ -20442,29 +21017,32 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y14, Y12, Y15
 	VSHUFF64X2    $0x00, Y14, Y12, Y12
 	VADDPD        Y15, Y12, Y12
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VADDPD        (AX)(DX*1), Y12, Y12
+	VADDPD        (SI)(R9*1), Y12, Y12
 
 store_0_3:
-	VMOVUPD Y12, (AX)(DX*1)
+	VMOVUPD Y12, (SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_4x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_4x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_4x5(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R10
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -20485,95 +21063,102 @@ TEXT ·dotZF64_4x5(SB), NOSPLIT, $0-72
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
-	MOVQ   SI, R11
-	SHRQ   $0x03, R11
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x03, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R13
+	MOVQ   n+48(FP), R14
+	SHRQ   $0x03, R14
 
 loop:
-	TESTQ       R11, R11
+	TESTQ       R14, R14
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPD     (AX), Z20
-	VMOVUPD     (AX)(CX*1), Z21
-	VMOVUPD     (AX)(CX*2), Z22
-	VMOVUPD     (AX)(R8*1), Z23
-	VMOVUPD     (DX), Z24
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPD     (R8), Z20
+	VMOVUPD     (R8)(AX*1), Z21
+	VMOVUPD     (R8)(AX*2), Z22
+	VMOVUPD     (R8)(CX*1), Z23
+	VMOVUPD     (R10), Z24
 	VFMADD231PD Z24, Z20, Z0
 	VFMADD231PD Z24, Z21, Z5
 	VFMADD231PD Z24, Z22, Z10
 	VFMADD231PD Z24, Z23, Z15
-	VMOVUPD     (DX)(BX*1), Z24
+	VMOVUPD     (R10)(R11*1), Z24
 	VFMADD231PD Z24, Z20, Z1
 	VFMADD231PD Z24, Z21, Z6
 	VFMADD231PD Z24, Z22, Z11
 	VFMADD231PD Z24, Z23, Z16
-	VMOVUPD     (DX)(BX*2), Z24
+	VMOVUPD     (R10)(R11*2), Z24
 	VFMADD231PD Z24, Z20, Z2
 	VFMADD231PD Z24, Z21, Z7
 	VFMADD231PD Z24, Z22, Z12
 	VFMADD231PD Z24, Z23, Z17
-	VMOVUPD     (DX)(R9*1), Z24
+	VMOVUPD     (R10)(R12*1), Z24
 	VFMADD231PD Z24, Z20, Z3
 	VFMADD231PD Z24, Z21, Z8
 	VFMADD231PD Z24, Z22, Z13
 	VFMADD231PD Z24, Z23, Z18
-	VMOVUPD     (R10), Z24
+	VMOVUPD     (R13), Z24
 	VFMADD231PD Z24, Z20, Z4
 	VFMADD231PD Z24, Z21, Z9
 	VFMADD231PD Z24, Z22, Z14
 	VFMADD231PD Z24, Z23, Z19
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
 	ADDQ        $0x40, R10
-	ADDQ        $0x40, DI
-	DECQ        R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x40, R9
+	DECQ        R14
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x07, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z20
-	VMOVUPD.Z   (AX)(CX*1), K1, Z21
-	VMOVUPD.Z   (AX)(CX*2), K1, Z22
-	VMOVUPD.Z   (AX)(R8*1), K1, Z23
-	VMOVUPD.Z   (DX), K1, Z24
+	MOVQ        $0x00000001, R14
+	SHLXQ       R9, R14, R14
+	DECQ        R14
+	KMOVW       R14, K1
+	VMOVUPD.Z   (R8), K1, Z20
+	VMOVUPD.Z   (R8)(AX*1), K1, Z21
+	VMOVUPD.Z   (R8)(AX*2), K1, Z22
+	VMOVUPD.Z   (R8)(CX*1), K1, Z23
+	VMOVUPD.Z   (R10), K1, Z24
 	VFMADD231PD Z24, Z20, Z0
 	VFMADD231PD Z24, Z21, Z5
 	VFMADD231PD Z24, Z22, Z10
 	VFMADD231PD Z24, Z23, Z15
-	VMOVUPD.Z   (DX)(BX*1), K1, Z24
+	VMOVUPD.Z   (R10)(R11*1), K1, Z24
 	VFMADD231PD Z24, Z20, Z1
 	VFMADD231PD Z24, Z21, Z6
 	VFMADD231PD Z24, Z22, Z11
 	VFMADD231PD Z24, Z23, Z16
-	VMOVUPD.Z   (DX)(BX*2), K1, Z24
+	VMOVUPD.Z   (R10)(R11*2), K1, Z24
 	VFMADD231PD Z24, Z20, Z2
 	VFMADD231PD Z24, Z21, Z7
 	VFMADD231PD Z24, Z22, Z12
 	VFMADD231PD Z24, Z23, Z17
-	VMOVUPD.Z   (DX)(R9*1), K1, Z24
+	VMOVUPD.Z   (R10)(R12*1), K1, Z24
 	VFMADD231PD Z24, Z20, Z3
 	VFMADD231PD Z24, Z21, Z8
 	VFMADD231PD Z24, Z22, Z13
 	VFMADD231PD Z24, Z23, Z18
-	VMOVUPD.Z   (R10), K1, Z24
+	VMOVUPD.Z   (R13), K1, Z24
 	VFMADD231PD Z24, Z20, Z4
 	VFMADD231PD Z24, Z21, Z9
 	VFMADD231PD Z24, Z22, Z14
 	VFMADD231PD Z24, Z23, Z19
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x03, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -20587,12 +21172,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (SI), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (SI)
 	VUNPCKHPD     Z6, Z5, Z0
 	VUNPCKLPD     Z6, Z5, Z5
 	VADDPD        Z0, Z5, Z5
@@ -20606,12 +21191,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y7, Y5, Y8
 	VSHUFF64X2    $0x00, Y7, Y5, Y5
 	VADDPD        Y8, Y5, Y5
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y5, Y5
+	VADDPD        (SI)(R8*1), Y5, Y5
 
 store_0_1:
-	VMOVUPD       Y5, (AX)(CX*1)
+	VMOVUPD       Y5, (SI)(R8*1)
 	VUNPCKHPD     Z11, Z10, Z5
 	VUNPCKLPD     Z11, Z10, Z10
 	VADDPD        Z5, Z10, Z10
@@ -20625,12 +21210,12 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y12, Y10, Y13
 	VSHUFF64X2    $0x00, Y12, Y10, Y10
 	VADDPD        Y13, Y10, Y10
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y10, Y10
+	VADDPD        (SI)(R8*2), Y10, Y10
 
 store_0_2:
-	VMOVUPD       Y10, (AX)(CX*2)
+	VMOVUPD       Y10, (SI)(R8*2)
 	VUNPCKHPD     Z16, Z15, Z10
 	VUNPCKLPD     Z16, Z15, Z15
 	VADDPD        Z10, Z15, Z15
@@ -20644,14 +21229,14 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y17, Y15, Y18
 	VSHUFF64X2    $0x00, Y17, Y15, Y15
 	VADDPD        Y18, Y15, Y15
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VADDPD        (AX)(DX*1), Y15, Y15
+	VADDPD        (SI)(R9*1), Y15, Y15
 
 store_0_3:
-	VMOVUPD       Y15, (AX)(DX*1)
-	MOVQ          $0x00000001, SI
-	KMOVW         SI, K1
+	VMOVUPD       Y15, (SI)(R9*1)
+	MOVQ          $0x00000001, R11
+	KMOVW         R11, K1
 	VPXORD        Z15, Z15, Z15
 	VUNPCKHPD     Z15, Z4, Z17
 	VUNPCKLPD     Z15, Z4, Z4
@@ -20662,13 +21247,13 @@ store_0_3:
 	VSHUFF64X2    $0x03, Y15, Y4, Y17
 	VSHUFF64X2    $0x00, Y15, Y4, Y4
 	VADDPD        Y17, Y4, Y4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y15
+	VMOVUPD.Z     32(SI), K1, Y15
 	VADDPD        Y15, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(SI)
 	VPXORD        Z4, Z4, Z4
 	VUNPCKHPD     Z4, Z9, Z15
 	VUNPCKLPD     Z4, Z9, Z9
@@ -20679,13 +21264,13 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y4, Y9, Y15
 	VSHUFF64X2    $0x00, Y4, Y9, Y9
 	VADDPD        Y15, Y9, Y9
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y4
+	VMOVUPD.Z     32(SI)(R8*1), K1, Y4
 	VADDPD        Y4, Y9, Y9
 
 store_4_1:
-	VMOVUPD       Y9, K1, 32(AX)(CX*1)
+	VMOVUPD       Y9, K1, 32(SI)(R8*1)
 	VPXORD        Z9, Z9, Z9
 	VUNPCKHPD     Z9, Z14, Z4
 	VUNPCKLPD     Z9, Z14, Z14
@@ -20696,13 +21281,13 @@ store_4_1:
 	VSHUFF64X2    $0x03, Y9, Y14, Y4
 	VSHUFF64X2    $0x00, Y9, Y14, Y14
 	VADDPD        Y4, Y14, Y14
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_2
-	VMOVUPD.Z     32(AX)(CX*2), K1, Y9
+	VMOVUPD.Z     32(SI)(R8*2), K1, Y9
 	VADDPD        Y9, Y14, Y14
 
 store_4_2:
-	VMOVUPD       Y14, K1, 32(AX)(CX*2)
+	VMOVUPD       Y14, K1, 32(SI)(R8*2)
 	VPXORD        Z14, Z14, Z14
 	VUNPCKHPD     Z14, Z19, Z9
 	VUNPCKLPD     Z14, Z19, Z19
@@ -20713,30 +21298,33 @@ store_4_2:
 	VSHUFF64X2    $0x03, Y14, Y19, Y9
 	VSHUFF64X2    $0x00, Y14, Y19, Y19
 	VADDPD        Y9, Y19, Y19
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_3
-	VMOVUPD.Z     32(AX)(DX*1), K1, Y14
+	VMOVUPD.Z     32(SI)(R9*1), K1, Y14
 	VADDPD        Y14, Y19, Y19
 
 store_4_3:
-	VMOVUPD Y19, K1, 32(AX)(DX*1)
+	VMOVUPD Y19, K1, 32(SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 
-// func dotZF64_4x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, pf *float64)
+// func dotZF64_4x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 // Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
 TEXT ·dotZF64_4x6(SB), NOSPLIT, $0-72
-	MOVQ   a+0(FP), AX
-	MOVQ   lda+8(FP), CX
-	SHLQ   $0x03, CX
-	MOVQ   b+16(FP), DX
-	MOVQ   ldb+24(FP), BX
-	SHLQ   $0x03, BX
-	MOVQ   n+48(FP), SI
-	MOVQ   pf+64(FP), DI
-	LEAQ   (CX)(CX*2), R8
-	LEAQ   (BX)(BX*2), R9
-	LEAQ   (DX)(BX*4), R10
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000004, AX, DX
+	MOVQ   a+0(FP), BX
+	MOVQ   c+32(FP), SI
+	MOVQ   nt+64(FP), DI
+
+tile:
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -20761,105 +21349,112 @@ TEXT ·dotZF64_4x6(SB), NOSPLIT, $0-72
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	MOVQ   SI, R11
-	SHRQ   $0x03, R11
+	MOVQ   BX, R8
+	LEAQ   (BX)(DX*1), R9
+	MOVQ   b+16(FP), R10
+	MOVQ   ldb+24(FP), R11
+	SHLQ   $0x03, R11
+	LEAQ   (R11)(R11*2), R12
+	LEAQ   (R10)(R11*4), R13
+	MOVQ   n+48(FP), R14
+	SHRQ   $0x03, R14
 
 loop:
-	TESTQ       R11, R11
+	TESTQ       R14, R14
 	JZ          tail
-	PREFETCHT0  (DI)
-	PREFETCHT0  (DI)(CX*1)
-	PREFETCHT0  (DI)(CX*2)
-	PREFETCHT0  (DI)(R8*1)
-	VMOVUPD     (AX), Z24
-	VMOVUPD     (AX)(CX*1), Z25
-	VMOVUPD     (AX)(CX*2), Z26
-	VMOVUPD     (AX)(R8*1), Z27
-	VMOVUPD     (DX), Z28
+	PREFETCHT0  (R9)
+	PREFETCHT0  (R9)(AX*1)
+	PREFETCHT0  (R9)(AX*2)
+	PREFETCHT0  (R9)(CX*1)
+	VMOVUPD     (R8), Z24
+	VMOVUPD     (R8)(AX*1), Z25
+	VMOVUPD     (R8)(AX*2), Z26
+	VMOVUPD     (R8)(CX*1), Z27
+	VMOVUPD     (R10), Z28
 	VFMADD231PD Z28, Z24, Z0
 	VFMADD231PD Z28, Z25, Z6
 	VFMADD231PD Z28, Z26, Z12
 	VFMADD231PD Z28, Z27, Z18
-	VMOVUPD     (DX)(BX*1), Z28
+	VMOVUPD     (R10)(R11*1), Z28
 	VFMADD231PD Z28, Z24, Z1
 	VFMADD231PD Z28, Z25, Z7
 	VFMADD231PD Z28, Z26, Z13
 	VFMADD231PD Z28, Z27, Z19
-	VMOVUPD     (DX)(BX*2), Z28
+	VMOVUPD     (R10)(R11*2), Z28
 	VFMADD231PD Z28, Z24, Z2
 	VFMADD231PD Z28, Z25, Z8
 	VFMADD231PD Z28, Z26, Z14
 	VFMADD231PD Z28, Z27, Z20
-	VMOVUPD     (DX)(R9*1), Z28
+	VMOVUPD     (R10)(R12*1), Z28
 	VFMADD231PD Z28, Z24, Z3
 	VFMADD231PD Z28, Z25, Z9
 	VFMADD231PD Z28, Z26, Z15
 	VFMADD231PD Z28, Z27, Z21
-	VMOVUPD     (R10), Z28
+	VMOVUPD     (R13), Z28
 	VFMADD231PD Z28, Z24, Z4
 	VFMADD231PD Z28, Z25, Z10
 	VFMADD231PD Z28, Z26, Z16
 	VFMADD231PD Z28, Z27, Z22
-	VMOVUPD     (R10)(BX*1), Z28
+	VMOVUPD     (R13)(R11*1), Z28
 	VFMADD231PD Z28, Z24, Z5
 	VFMADD231PD Z28, Z25, Z11
 	VFMADD231PD Z28, Z26, Z17
 	VFMADD231PD Z28, Z27, Z23
-	ADDQ        $0x40, AX
-	ADDQ        $0x40, DX
+	ADDQ        $0x40, R8
 	ADDQ        $0x40, R10
-	ADDQ        $0x40, DI
-	DECQ        R11
+	ADDQ        $0x40, R13
+	ADDQ        $0x40, R9
+	DECQ        R14
 	JMP         loop
 
 tail:
-	ANDQ        $0x07, SI
+	MOVQ        n+48(FP), R9
+	ANDQ        $0x07, R9
 	JZ          reduce
-	MOVQ        $0x00000001, DI
-	SHLXQ       SI, DI, DI
-	DECQ        DI
-	KMOVW       DI, K1
-	VMOVUPD.Z   (AX), K1, Z24
-	VMOVUPD.Z   (AX)(CX*1), K1, Z25
-	VMOVUPD.Z   (AX)(CX*2), K1, Z26
-	VMOVUPD.Z   (AX)(R8*1), K1, Z27
-	VMOVUPD.Z   (DX), K1, Z28
+	MOVQ        $0x00000001, R14
+	SHLXQ       R9, R14, R14
+	DECQ        R14
+	KMOVW       R14, K1
+	VMOVUPD.Z   (R8), K1, Z24
+	VMOVUPD.Z   (R8)(AX*1), K1, Z25
+	VMOVUPD.Z   (R8)(AX*2), K1, Z26
+	VMOVUPD.Z   (R8)(CX*1), K1, Z27
+	VMOVUPD.Z   (R10), K1, Z28
 	VFMADD231PD Z28, Z24, Z0
 	VFMADD231PD Z28, Z25, Z6
 	VFMADD231PD Z28, Z26, Z12
 	VFMADD231PD Z28, Z27, Z18
-	VMOVUPD.Z   (DX)(BX*1), K1, Z28
+	VMOVUPD.Z   (R10)(R11*1), K1, Z28
 	VFMADD231PD Z28, Z24, Z1
 	VFMADD231PD Z28, Z25, Z7
 	VFMADD231PD Z28, Z26, Z13
 	VFMADD231PD Z28, Z27, Z19
-	VMOVUPD.Z   (DX)(BX*2), K1, Z28
+	VMOVUPD.Z   (R10)(R11*2), K1, Z28
 	VFMADD231PD Z28, Z24, Z2
 	VFMADD231PD Z28, Z25, Z8
 	VFMADD231PD Z28, Z26, Z14
 	VFMADD231PD Z28, Z27, Z20
-	VMOVUPD.Z   (DX)(R9*1), K1, Z28
+	VMOVUPD.Z   (R10)(R12*1), K1, Z28
 	VFMADD231PD Z28, Z24, Z3
 	VFMADD231PD Z28, Z25, Z9
 	VFMADD231PD Z28, Z26, Z15
 	VFMADD231PD Z28, Z27, Z21
-	VMOVUPD.Z   (R10), K1, Z28
+	VMOVUPD.Z   (R13), K1, Z28
 	VFMADD231PD Z28, Z24, Z4
 	VFMADD231PD Z28, Z25, Z10
 	VFMADD231PD Z28, Z26, Z16
 	VFMADD231PD Z28, Z27, Z22
-	VMOVUPD.Z   (R10)(BX*1), K1, Z28
+	VMOVUPD.Z   (R13)(R11*1), K1, Z28
 	VFMADD231PD Z28, Z24, Z5
 	VFMADD231PD Z28, Z25, Z11
 	VFMADD231PD Z28, Z26, Z17
 	VFMADD231PD Z28, Z27, Z23
 
 reduce:
-	MOVQ          c+32(FP), AX
-	MOVQ          ldc+40(FP), CX
-	SHLQ          $0x03, CX
-	LEAQ          (CX)(CX*2), DX
-	MOVQ          acc+56(FP), BX
+	MOVQ          ldc+40(FP), R8
+	SHLQ          $0x03, R8
+	LEAQ          (R8)(R8*2), R9
+	MOVQ          acc+56(FP), R10
 	VUNPCKHPD     Z1, Z0, Z31
 	VUNPCKLPD     Z1, Z0, Z0
 	VADDPD        Z31, Z0, Z0
@@ -20873,12 +21468,12 @@ reduce:
 	VSHUFF64X2    $0x03, Y2, Y0, Y3
 	VSHUFF64X2    $0x00, Y2, Y0, Y0
 	VADDPD        Y3, Y0, Y0
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_0
-	VADDPD        (AX), Y0, Y0
+	VADDPD        (SI), Y0, Y0
 
 store_0_0:
-	VMOVUPD       Y0, (AX)
+	VMOVUPD       Y0, (SI)
 	VUNPCKHPD     Z7, Z6, Z0
 	VUNPCKLPD     Z7, Z6, Z6
 	VADDPD        Z0, Z6, Z6
@@ -20892,12 +21487,12 @@ store_0_0:
 	VSHUFF64X2    $0x03, Y8, Y6, Y9
 	VSHUFF64X2    $0x00, Y8, Y6, Y6
 	VADDPD        Y9, Y6, Y6
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_1
-	VADDPD        (AX)(CX*1), Y6, Y6
+	VADDPD        (SI)(R8*1), Y6, Y6
 
 store_0_1:
-	VMOVUPD       Y6, (AX)(CX*1)
+	VMOVUPD       Y6, (SI)(R8*1)
 	VUNPCKHPD     Z13, Z12, Z6
 	VUNPCKLPD     Z13, Z12, Z12
 	VADDPD        Z6, Z12, Z12
@@ -20911,12 +21506,12 @@ store_0_1:
 	VSHUFF64X2    $0x03, Y14, Y12, Y15
 	VSHUFF64X2    $0x00, Y14, Y12, Y12
 	VADDPD        Y15, Y12, Y12
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_2
-	VADDPD        (AX)(CX*2), Y12, Y12
+	VADDPD        (SI)(R8*2), Y12, Y12
 
 store_0_2:
-	VMOVUPD       Y12, (AX)(CX*2)
+	VMOVUPD       Y12, (SI)(R8*2)
 	VUNPCKHPD     Z19, Z18, Z12
 	VUNPCKLPD     Z19, Z18, Z18
 	VADDPD        Z12, Z18, Z18
@@ -20930,14 +21525,14 @@ store_0_2:
 	VSHUFF64X2    $0x03, Y20, Y18, Y21
 	VSHUFF64X2    $0x00, Y20, Y18, Y18
 	VADDPD        Y21, Y18, Y18
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_0_3
-	VADDPD        (AX)(DX*1), Y18, Y18
+	VADDPD        (SI)(R9*1), Y18, Y18
 
 store_0_3:
-	VMOVUPD       Y18, (AX)(DX*1)
-	MOVQ          $0x00000003, SI
-	KMOVW         SI, K1
+	VMOVUPD       Y18, (SI)(R9*1)
+	MOVQ          $0x00000003, R11
+	KMOVW         R11, K1
 	VUNPCKHPD     Z5, Z4, Z18
 	VUNPCKLPD     Z5, Z4, Z4
 	VADDPD        Z18, Z4, Z4
@@ -20947,13 +21542,13 @@ store_0_3:
 	VSHUFF64X2    $0x03, Y5, Y4, Y18
 	VSHUFF64X2    $0x00, Y5, Y4, Y4
 	VADDPD        Y18, Y4, Y4
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_0
-	VMOVUPD.Z     32(AX), K1, Y5
+	VMOVUPD.Z     32(SI), K1, Y5
 	VADDPD        Y5, Y4, Y4
 
 store_4_0:
-	VMOVUPD       Y4, K1, 32(AX)
+	VMOVUPD       Y4, K1, 32(SI)
 	VUNPCKHPD     Z11, Z10, Z4
 	VUNPCKLPD     Z11, Z10, Z10
 	VADDPD        Z4, Z10, Z10
@@ -20963,13 +21558,13 @@ store_4_0:
 	VSHUFF64X2    $0x03, Y11, Y10, Y4
 	VSHUFF64X2    $0x00, Y11, Y10, Y10
 	VADDPD        Y4, Y10, Y10
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_1
-	VMOVUPD.Z     32(AX)(CX*1), K1, Y11
+	VMOVUPD.Z     32(SI)(R8*1), K1, Y11
 	VADDPD        Y11, Y10, Y10
 
 store_4_1:
-	VMOVUPD       Y10, K1, 32(AX)(CX*1)
+	VMOVUPD       Y10, K1, 32(SI)(R8*1)
 	VUNPCKHPD     Z17, Z16, Z10
 	VUNPCKLPD     Z17, Z16, Z16
 	VADDPD        Z10, Z16, Z16
@@ -20979,13 +21574,13 @@ store_4_1:
 	VSHUFF64X2    $0x03, Y17, Y16, Y10
 	VSHUFF64X2    $0x00, Y17, Y16, Y16
 	VADDPD        Y10, Y16, Y16
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_2
-	VMOVUPD.Z     32(AX)(CX*2), K1, Y17
+	VMOVUPD.Z     32(SI)(R8*2), K1, Y17
 	VADDPD        Y17, Y16, Y16
 
 store_4_2:
-	VMOVUPD       Y16, K1, 32(AX)(CX*2)
+	VMOVUPD       Y16, K1, 32(SI)(R8*2)
 	VUNPCKHPD     Z23, Z22, Z16
 	VUNPCKLPD     Z23, Z22, Z22
 	VADDPD        Z16, Z22, Z22
@@ -20995,13 +21590,18 @@ store_4_2:
 	VSHUFF64X2    $0x03, Y23, Y22, Y16
 	VSHUFF64X2    $0x00, Y23, Y22, Y22
 	VADDPD        Y16, Y22, Y22
-	TESTQ         BX, BX
+	TESTQ         R10, R10
 	JZ            store_4_3
-	VMOVUPD.Z     32(AX)(DX*1), K1, Y23
+	VMOVUPD.Z     32(SI)(R9*1), K1, Y23
 	VADDPD        Y23, Y22, Y22
 
 store_4_3:
-	VMOVUPD Y22, K1, 32(AX)(DX*1)
+	VMOVUPD Y22, K1, 32(SI)(R9*1)
+	ADDQ    DX, BX
+	IMUL3Q  $0x00000004, R8, R8
+	ADDQ    R8, SI
+	DECQ    DI
+	JNZ     tile
 	VZEROUPPER
 	RET
 

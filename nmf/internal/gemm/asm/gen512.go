@@ -180,25 +180,22 @@ func reduce4(t typ, p *pool, x []vreg) vreg {
 // dotZ generates dotZ{T}_{mr}x{nr}.
 func dotZ(t typ, mr, nr int) {
 	name := fmt.Sprintf("dotZ%s_%dx%d", t.name, mr, nr)
-	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, c *%[1]s, ldc int, n int, acc int, pf *%[1]s)", t.goType))
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, b *%[1]s, ldb int, c *%[1]s, ldc int, n int, acc int, nt int)", t.goType))
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s sets (acc == 0) or adds to (acc != 0) the %dx%d block of C at c", name, mr, nr),
-		"(row stride ldc) the dot products of the n first elements of the rows of A",
-		"at a (row stride lda) and of the rows of Bᵀ at b (row stride ldb); nothing",
-		"past the n elements is read. The rows at pf (stride lda) are prefetched.")
+	Doc(fmt.Sprintf("%s sets (acc == 0) or adds to (acc != 0) nt blocks of %dx%d of C at c", name, mr, nr),
+		"(row stride ldc, block after block down the rows) the dot products of the n",
+		"first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ",
+		"at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each",
+		fmt.Sprintf("block prefetches the rows of A of the next one (%d rows down).", mr))
 	vl := zlanes(t)
-	a := Load(Param("a"), GP64())
 	lda := Load(Param("lda"), GP64())
 	SHLQ(U8(t.shift), lda)
-	b := Load(Param("b"), GP64())
-	ldb := Load(Param("ldb"), GP64())
-	SHLQ(U8(t.shift), ldb)
-	n := Load(Param("n"), GP64())
-	pf := Load(Param("pf"), GP64())
-	lda3, ldb3, b4 := GP64(), GP64(), GP64()
+	lda3, tileStep := GP64(), GP64()
 	LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
-	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
-	LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b4)
+	IMUL3Q(U32(mr), lda, tileStep)
+	aT := Load(Param("a"), GP64())
+	cT := Load(Param("c"), GP64())
+	nt := Load(Param("nt"), GP64())
 
 	rowOf := func(base, ld, ld3 Register, v int) Mem {
 		m := Mem{Base: base}
@@ -212,12 +209,6 @@ func dotZ(t typ, mr, nr int) {
 		}
 		return m
 	}
-	bRow := func(j int) Mem {
-		if j < 4 {
-			return rowOf(b, ldb, ldb3, j)
-		}
-		return rowOf(b4, ldb, ldb3, j-4)
-	}
 
 	zi := 0
 	acc := make([][]vreg, mr)
@@ -226,7 +217,6 @@ func dotZ(t typ, mr, nr int) {
 		for j := range acc[v] {
 			acc[v][j] = zregs[zi]
 			zi++
-			zero(acc[v][j])
 		}
 	}
 	av := make([]vreg, mr)
@@ -235,6 +225,28 @@ func dotZ(t typ, mr, nr int) {
 		zi++
 	}
 	bv := zregs[zi]
+
+	Label("tile")
+	for v := range acc {
+		for j := range acc[v] {
+			zero(acc[v][j])
+		}
+	}
+	a, pf := GP64(), GP64()
+	MOVQ(aT, a)
+	LEAQ(Mem{Base: aT, Index: tileStep, Scale: 1}, pf)
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(t.shift), ldb)
+	ldb3, b4 := GP64(), GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, ldb3)
+	LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b4)
+	bRow := func(j int) Mem {
+		if j < 4 {
+			return rowOf(b, ldb, ldb3, j)
+		}
+		return rowOf(b4, ldb, ldb3, j-4)
+	}
 	step := func(k Op) {
 		for v := 0; v < mr; v++ {
 			if k == nil {
@@ -254,8 +266,7 @@ func dotZ(t typ, mr, nr int) {
 			}
 		}
 	}
-	nv := GP64()
-	MOVQ(n, nv)
+	nv := Load(Param("n"), GP64())
 	SHRQ(U8(map[int]uint64{16: 4, 8: 3}[vl]), nv)
 	Label("loop")
 	TESTQ(nv, nv)
@@ -272,6 +283,7 @@ func dotZ(t typ, mr, nr int) {
 	JMP(LabelRef("loop"))
 
 	Label("tail")
+	n := Load(Param("n"), GP64())
 	ANDQ(U8(vl-1), n)
 	JZ(LabelRef("reduce"))
 	k := K()
@@ -279,7 +291,6 @@ func dotZ(t typ, mr, nr int) {
 	step(k)
 
 	Label("reduce")
-	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(t.shift), ldc)
 	ldc3 := GP64()
@@ -301,7 +312,7 @@ func dotZ(t typ, mr, nr int) {
 			if t.size == 8 {
 				s = sz.AsY()
 			}
-			dst := rowOf(c, ldc, ldc3, v).Offset(g * t.size)
+			dst := rowOf(cT, ldc, ldc3, v).Offset(g * t.size)
 			st := fmt.Sprintf("store_%d_%d", g, v)
 			TESTQ(f, f)
 			JZ(LabelRef(st))
@@ -326,6 +337,11 @@ func dotZ(t typ, mr, nr int) {
 			p.put(sz)
 		}
 	}
+	ADDQ(tileStep, aT)
+	IMUL3Q(U32(mr), ldc, ldc)
+	ADDQ(ldc, cT)
+	DECQ(nt)
+	JNZ(LabelRef("tile"))
 	VZEROUPPER()
 	RET()
 }
