@@ -18,6 +18,8 @@ import "golang.org/x/sys/cpu"
 //   - pathGram (Aᵀ·A, a and b the same memory and stride): Aᵀ is gathered
 //     once, only the tiles on and above the diagonal are computed and C is
 //     mirrored.
+//   - pathGramThin (the same with k ≤ 4, serial): one pass over the rows of
+//     A, each in one vector.
 
 // haveZ: AVX-512 F, VL, DQ and BW with OS support for the ZMM and opmask
 // state (which x/sys/cpu checks).
@@ -32,12 +34,13 @@ const (
 	pathBC
 	pathBCThin
 	pathGram
+	pathGramThin
 )
 
 // Test hooks: useZ turns the AVX-512 kernels off (leaving AVX2), forceZ
 // forces one of the paths where it applies (pathDotN needs transA false,
 // pathBC and pathDotT transA true, pathBCThin transA and k ≤ 4, pathGram a
-// Gram product).
+// Gram product, pathGramThin a Gram product with k ≤ 4).
 var (
 	useZ   = haveZ
 	forceZ = pathAuto
@@ -48,6 +51,7 @@ type kernZ[T Float] struct {
 	dot    [4][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, nt int)
 	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int, pf *T, pfs int, pk *T)
 	thin   [4]func(a *T, lda int, b *T, ldb int, c *T, ldc int, p int, r int)
+	gram   [4]func(a *T, lda int, c *T, ldc int, p int)
 	gather func(dst *T, ldd int, src *T, lds int, n int, k int)
 	trans  func(dst *T, ldd int, src *T, lds int, nb int, k int)
 }
@@ -64,6 +68,7 @@ var kernZ32 = &kernZ[float32]{
 		bcZF32_1, bcZF32_2, bcZF32_3, bcZF32_4, bcZF32_5, bcZF32_6, bcZF32_7, bcZF32_8, bcZF32_9, bcZF32_10, bcZF32_11, bcZF32_12,
 	},
 	thin:   [4]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int){bcZTF32_1, bcZTF32_2, bcZTF32_3, bcZTF32_4},
+	gram:   [4]func(a *float32, lda int, c *float32, ldc int, p int){gramZTF32_1, gramZTF32_2, gramZTF32_3, gramZTF32_4},
 	gather: gatherZF32,
 	trans:  transZF32,
 }
@@ -80,6 +85,7 @@ var kernZ64 = &kernZ[float64]{
 		bcZF64_1, bcZF64_2, bcZF64_3, bcZF64_4, bcZF64_5, bcZF64_6, bcZF64_7, bcZF64_8,
 	},
 	thin:   [4]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int){bcZTF64_1, bcZTF64_2, bcZTF64_3, bcZTF64_4},
+	gram:   [4]func(a *float64, lda int, c *float64, ldc int, p int){gramZTF64_1, gramZTF64_2, gramZTF64_3, gramZTF64_4},
 	gather: gatherZF64,
 	trans:  transZF64,
 }
@@ -128,9 +134,12 @@ func mulZ[T Float](m mat[T]) bool {
 	switch {
 	case path == pathDotN && !m.transA, path == pathDotT && m.transA,
 		path == pathBC && m.transA, path == pathGram && gram,
-		path == pathBCThin && m.transA && m.k <= len(kn.thin):
+		path == pathBCThin && m.transA && m.k <= len(kn.thin),
+		path == pathGramThin && gram && m.k <= len(kn.gram):
 	case !m.transA:
 		path = pathDotN
+	case gram && m.k <= len(kn.gram) && newPlan(m.k, m.k, m.p, m.p, 1, 1).nt == 1:
+		path = pathGramThin
 	case gram:
 		path = pathGram
 	case m.r <= zDotTRows:
@@ -149,6 +158,8 @@ func mulZ[T Float](m mat[T]) bool {
 		mulBCZ(m, kn)
 	case pathBCThin:
 		mulThinZ(m, kn)
+	case pathGramThin:
+		kn.gram[m.k-1](&m.a[0], m.lda, &m.c[0], m.ldc, m.p)
 	default:
 		mulDotZ(m, kn, path)
 	}

@@ -753,12 +753,24 @@ func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32
 //go:noescape
 func bcZTF32_1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
 
+// gramZTF32_1 sets the 1x1 matrix at c (row stride ldc) to AᵀA for the p x 1
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_1(a *float32, lda int, c *float32, ldc int, p int)
+
 // bcZTF32_2 sets the r x 2 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 32 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
 //
 //go:noescape
 func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// gramZTF32_2 sets the 2x2 matrix at c (row stride ldc) to AᵀA for the p x 2
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_2(a *float32, lda int, c *float32, ldc int, p int)
 
 // bcZTF32_3 sets the r x 3 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 32 rows.
@@ -767,12 +779,24 @@ func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p 
 //go:noescape
 func bcZTF32_3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
 
+// gramZTF32_3 sets the 3x3 matrix at c (row stride ldc) to AᵀA for the p x 3
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_3(a *float32, lda int, c *float32, ldc int, p int)
+
 // bcZTF32_4 sets the r x 4 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 32 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
 //
 //go:noescape
 func bcZTF32_4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// gramZTF32_4 sets the 4x4 matrix at c (row stride ldc) to AᵀA for the p x 4
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_4(a *float32, lda int, c *float32, ldc int, p int)
 
 // gatherZF32 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
@@ -1159,12 +1183,24 @@ func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64,
 //go:noescape
 func bcZTF64_1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
 
+// gramZTF64_1 sets the 1x1 matrix at c (row stride ldc) to AᵀA for the p x 1
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_1(a *float64, lda int, c *float64, ldc int, p int)
+
 // bcZTF64_2 sets the r x 2 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 16 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
 //
 //go:noescape
 func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// gramZTF64_2 sets the 2x2 matrix at c (row stride ldc) to AᵀA for the p x 2
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_2(a *float64, lda int, c *float64, ldc int, p int)
 
 // bcZTF64_3 sets the r x 3 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 16 rows.
@@ -1173,12 +1209,24 @@ func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p 
 //go:noescape
 func bcZTF64_3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
 
+// gramZTF64_3 sets the 3x3 matrix at c (row stride ldc) to AᵀA for the p x 3
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_3(a *float64, lda int, c *float64, ldc int, p int)
+
 // bcZTF64_4 sets the r x 4 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 16 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
 //
 //go:noescape
 func bcZTF64_4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// gramZTF64_4 sets the 4x4 matrix at c (row stride ldc) to AᵀA for the p x 4
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_4(a *float64, lda int, c *float64, ldc int, p int)
 
 // gatherZF64 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.

@@ -15711,6 +15711,56 @@ next:
 	VZEROUPPER
 	RET
 
+// func gramZTF32_1(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_1(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000001, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X4
+	VMOVUPS.Z        (AX)(CX*1), K1, X5
+	VMOVUPS.Z        (AX)(CX*2), K1, X6
+	VMOVUPS.Z        (AX)(DX*1), K1, X7
+	VFMADD231PS.BCST (AX), X4, X0
+	VFMADD231PS.BCST (AX)(CX*1), X5, X1
+	VFMADD231PS.BCST (AX)(CX*2), X6, X2
+	VFMADD231PS.BCST (AX)(DX*1), X7, X3
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X4
+	VFMADD231PS.BCST (AX), X4, X0
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X1, X0, X0
+	VADDPS  X3, X2, X2
+	VADDPS  X2, X0, X0
+	VMOVUPS X0, K1, (AX)
+	VZEROUPPER
+	RET
+
 // func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
 TEXT ·bcZTF32_2(SB), NOSPLIT, $0-64
@@ -15926,6 +15976,70 @@ next:
 	ADDQ R8, SI
 	SUBQ $0x20, DI
 	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_2(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_2(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000003, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+	VPXORD X4, X4, X4
+	VPXORD X5, X5, X5
+	VPXORD X6, X6, X6
+	VPXORD X7, X7, X7
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X8
+	VMOVUPS.Z        (AX)(CX*1), K1, X9
+	VMOVUPS.Z        (AX)(CX*2), K1, X10
+	VMOVUPS.Z        (AX)(DX*1), K1, X11
+	VFMADD231PS.BCST (AX), X8, X0
+	VFMADD231PS.BCST (AX)(CX*1), X9, X2
+	VFMADD231PS.BCST (AX)(CX*2), X10, X4
+	VFMADD231PS.BCST (AX)(DX*1), X11, X6
+	VFMADD231PS.BCST 4(AX), X8, X1
+	VFMADD231PS.BCST 4(AX)(CX*1), X9, X3
+	VFMADD231PS.BCST 4(AX)(CX*2), X10, X5
+	VFMADD231PS.BCST 4(AX)(DX*1), X11, X7
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X8
+	VFMADD231PS.BCST (AX), X8, X0
+	VFMADD231PS.BCST 4(AX), X8, X1
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X2, X0, X0
+	VADDPS  X6, X4, X4
+	VADDPS  X4, X0, X0
+	VMOVUPS X0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X3, X1, X1
+	VADDPS  X7, X5, X5
+	VADDPS  X5, X1, X1
+	VMOVUPS X1, K1, (AX)
 	VZEROUPPER
 	RET
 
@@ -16149,6 +16263,84 @@ next:
 	ADDQ R8, SI
 	SUBQ $0x20, DI
 	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_3(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_3(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000007, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+	VPXORD X4, X4, X4
+	VPXORD X5, X5, X5
+	VPXORD X6, X6, X6
+	VPXORD X7, X7, X7
+	VPXORD X8, X8, X8
+	VPXORD X9, X9, X9
+	VPXORD X10, X10, X10
+	VPXORD X11, X11, X11
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X12
+	VMOVUPS.Z        (AX)(CX*1), K1, X13
+	VMOVUPS.Z        (AX)(CX*2), K1, X14
+	VMOVUPS.Z        (AX)(DX*1), K1, X15
+	VFMADD231PS.BCST (AX), X12, X0
+	VFMADD231PS.BCST (AX)(CX*1), X13, X3
+	VFMADD231PS.BCST (AX)(CX*2), X14, X6
+	VFMADD231PS.BCST (AX)(DX*1), X15, X9
+	VFMADD231PS.BCST 4(AX), X12, X1
+	VFMADD231PS.BCST 4(AX)(CX*1), X13, X4
+	VFMADD231PS.BCST 4(AX)(CX*2), X14, X7
+	VFMADD231PS.BCST 4(AX)(DX*1), X15, X10
+	VFMADD231PS.BCST 8(AX), X12, X2
+	VFMADD231PS.BCST 8(AX)(CX*1), X13, X5
+	VFMADD231PS.BCST 8(AX)(CX*2), X14, X8
+	VFMADD231PS.BCST 8(AX)(DX*1), X15, X11
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X12
+	VFMADD231PS.BCST (AX), X12, X0
+	VFMADD231PS.BCST 4(AX), X12, X1
+	VFMADD231PS.BCST 8(AX), X12, X2
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X3, X0, X0
+	VADDPS  X9, X6, X6
+	VADDPS  X6, X0, X0
+	VMOVUPS X0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X4, X1, X1
+	VADDPS  X10, X7, X7
+	VADDPS  X7, X1, X1
+	VMOVUPS X1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X5, X2, X2
+	VADDPS  X11, X8, X8
+	VADDPS  X8, X2, X2
+	VMOVUPS X2, K1, (AX)
 	VZEROUPPER
 	RET
 
@@ -16377,6 +16569,98 @@ next:
 	ADDQ R8, SI
 	SUBQ $0x20, DI
 	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_4(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_4(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x0000000f, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+	VPXORD X4, X4, X4
+	VPXORD X5, X5, X5
+	VPXORD X6, X6, X6
+	VPXORD X7, X7, X7
+	VPXORD X8, X8, X8
+	VPXORD X9, X9, X9
+	VPXORD X10, X10, X10
+	VPXORD X11, X11, X11
+	VPXORD X12, X12, X12
+	VPXORD X13, X13, X13
+	VPXORD X14, X14, X14
+	VPXORD X15, X15, X15
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X16
+	VMOVUPS.Z        (AX)(CX*1), K1, X17
+	VMOVUPS.Z        (AX)(CX*2), K1, X18
+	VMOVUPS.Z        (AX)(DX*1), K1, X19
+	VFMADD231PS.BCST (AX), X16, X0
+	VFMADD231PS.BCST (AX)(CX*1), X17, X4
+	VFMADD231PS.BCST (AX)(CX*2), X18, X8
+	VFMADD231PS.BCST (AX)(DX*1), X19, X12
+	VFMADD231PS.BCST 4(AX), X16, X1
+	VFMADD231PS.BCST 4(AX)(CX*1), X17, X5
+	VFMADD231PS.BCST 4(AX)(CX*2), X18, X9
+	VFMADD231PS.BCST 4(AX)(DX*1), X19, X13
+	VFMADD231PS.BCST 8(AX), X16, X2
+	VFMADD231PS.BCST 8(AX)(CX*1), X17, X6
+	VFMADD231PS.BCST 8(AX)(CX*2), X18, X10
+	VFMADD231PS.BCST 8(AX)(DX*1), X19, X14
+	VFMADD231PS.BCST 12(AX), X16, X3
+	VFMADD231PS.BCST 12(AX)(CX*1), X17, X7
+	VFMADD231PS.BCST 12(AX)(CX*2), X18, X11
+	VFMADD231PS.BCST 12(AX)(DX*1), X19, X15
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X16
+	VFMADD231PS.BCST (AX), X16, X0
+	VFMADD231PS.BCST 4(AX), X16, X1
+	VFMADD231PS.BCST 8(AX), X16, X2
+	VFMADD231PS.BCST 12(AX), X16, X3
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X4, X0, X0
+	VADDPS  X12, X8, X8
+	VADDPS  X8, X0, X0
+	VMOVUPS X0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X5, X1, X1
+	VADDPS  X13, X9, X9
+	VADDPS  X9, X1, X1
+	VMOVUPS X1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X6, X2, X2
+	VADDPS  X14, X10, X10
+	VADDPS  X10, X2, X2
+	VMOVUPS X2, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X7, X3, X3
+	VADDPS  X15, X11, X11
+	VADDPS  X11, X3, X3
+	VMOVUPS X3, K1, (AX)
 	VZEROUPPER
 	RET
 
@@ -24282,6 +24566,56 @@ next:
 	VZEROUPPER
 	RET
 
+// func gramZTF64_1(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_1(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000001, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y4
+	VMOVUPD.Z        (AX)(CX*1), K1, Y5
+	VMOVUPD.Z        (AX)(CX*2), K1, Y6
+	VMOVUPD.Z        (AX)(DX*1), K1, Y7
+	VFMADD231PD.BCST (AX), Y4, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y5, Y1
+	VFMADD231PD.BCST (AX)(CX*2), Y6, Y2
+	VFMADD231PD.BCST (AX)(DX*1), Y7, Y3
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y4
+	VFMADD231PD.BCST (AX), Y4, Y0
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y1, Y0, Y0
+	VADDPD  Y3, Y2, Y2
+	VADDPD  Y2, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	VZEROUPPER
+	RET
+
 // func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
 // Requires: AVX, AVX512F, BMI2, CMOV, MMX+
 TEXT ·bcZTF64_2(SB), NOSPLIT, $0-64
@@ -24437,6 +24771,70 @@ next:
 	ADDQ R8, SI
 	SUBQ $0x10, DI
 	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_2(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_2(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000003, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y8
+	VMOVUPD.Z        (AX)(CX*1), K1, Y9
+	VMOVUPD.Z        (AX)(CX*2), K1, Y10
+	VMOVUPD.Z        (AX)(DX*1), K1, Y11
+	VFMADD231PD.BCST (AX), Y8, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y9, Y2
+	VFMADD231PD.BCST (AX)(CX*2), Y10, Y4
+	VFMADD231PD.BCST (AX)(DX*1), Y11, Y6
+	VFMADD231PD.BCST 8(AX), Y8, Y1
+	VFMADD231PD.BCST 8(AX)(CX*1), Y9, Y3
+	VFMADD231PD.BCST 8(AX)(CX*2), Y10, Y5
+	VFMADD231PD.BCST 8(AX)(DX*1), Y11, Y7
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y8
+	VFMADD231PD.BCST (AX), Y8, Y0
+	VFMADD231PD.BCST 8(AX), Y8, Y1
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y2, Y0, Y0
+	VADDPD  Y6, Y4, Y4
+	VADDPD  Y4, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y3, Y1, Y1
+	VADDPD  Y7, Y5, Y5
+	VADDPD  Y5, Y1, Y1
+	VMOVUPD Y1, K1, (AX)
 	VZEROUPPER
 	RET
 
@@ -24600,6 +24998,84 @@ next:
 	ADDQ R8, SI
 	SUBQ $0x10, DI
 	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_3(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_3(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000007, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y12
+	VMOVUPD.Z        (AX)(CX*1), K1, Y13
+	VMOVUPD.Z        (AX)(CX*2), K1, Y14
+	VMOVUPD.Z        (AX)(DX*1), K1, Y15
+	VFMADD231PD.BCST (AX), Y12, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y13, Y3
+	VFMADD231PD.BCST (AX)(CX*2), Y14, Y6
+	VFMADD231PD.BCST (AX)(DX*1), Y15, Y9
+	VFMADD231PD.BCST 8(AX), Y12, Y1
+	VFMADD231PD.BCST 8(AX)(CX*1), Y13, Y4
+	VFMADD231PD.BCST 8(AX)(CX*2), Y14, Y7
+	VFMADD231PD.BCST 8(AX)(DX*1), Y15, Y10
+	VFMADD231PD.BCST 16(AX), Y12, Y2
+	VFMADD231PD.BCST 16(AX)(CX*1), Y13, Y5
+	VFMADD231PD.BCST 16(AX)(CX*2), Y14, Y8
+	VFMADD231PD.BCST 16(AX)(DX*1), Y15, Y11
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y12
+	VFMADD231PD.BCST (AX), Y12, Y0
+	VFMADD231PD.BCST 8(AX), Y12, Y1
+	VFMADD231PD.BCST 16(AX), Y12, Y2
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y3, Y0, Y0
+	VADDPD  Y9, Y6, Y6
+	VADDPD  Y6, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y4, Y1, Y1
+	VADDPD  Y10, Y7, Y7
+	VADDPD  Y7, Y1, Y1
+	VMOVUPD Y1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y5, Y2, Y2
+	VADDPD  Y11, Y8, Y8
+	VADDPD  Y8, Y2, Y2
+	VMOVUPD Y2, K1, (AX)
 	VZEROUPPER
 	RET
 
@@ -24768,6 +25244,98 @@ next:
 	ADDQ R8, SI
 	SUBQ $0x10, DI
 	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_4(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_4(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x0000000f, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+	VPXORD Y12, Y12, Y12
+	VPXORD Y13, Y13, Y13
+	VPXORD Y14, Y14, Y14
+	VPXORD Y15, Y15, Y15
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y16
+	VMOVUPD.Z        (AX)(CX*1), K1, Y17
+	VMOVUPD.Z        (AX)(CX*2), K1, Y18
+	VMOVUPD.Z        (AX)(DX*1), K1, Y19
+	VFMADD231PD.BCST (AX), Y16, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y17, Y4
+	VFMADD231PD.BCST (AX)(CX*2), Y18, Y8
+	VFMADD231PD.BCST (AX)(DX*1), Y19, Y12
+	VFMADD231PD.BCST 8(AX), Y16, Y1
+	VFMADD231PD.BCST 8(AX)(CX*1), Y17, Y5
+	VFMADD231PD.BCST 8(AX)(CX*2), Y18, Y9
+	VFMADD231PD.BCST 8(AX)(DX*1), Y19, Y13
+	VFMADD231PD.BCST 16(AX), Y16, Y2
+	VFMADD231PD.BCST 16(AX)(CX*1), Y17, Y6
+	VFMADD231PD.BCST 16(AX)(CX*2), Y18, Y10
+	VFMADD231PD.BCST 16(AX)(DX*1), Y19, Y14
+	VFMADD231PD.BCST 24(AX), Y16, Y3
+	VFMADD231PD.BCST 24(AX)(CX*1), Y17, Y7
+	VFMADD231PD.BCST 24(AX)(CX*2), Y18, Y11
+	VFMADD231PD.BCST 24(AX)(DX*1), Y19, Y15
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y16
+	VFMADD231PD.BCST (AX), Y16, Y0
+	VFMADD231PD.BCST 8(AX), Y16, Y1
+	VFMADD231PD.BCST 16(AX), Y16, Y2
+	VFMADD231PD.BCST 24(AX), Y16, Y3
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y4, Y0, Y0
+	VADDPD  Y12, Y8, Y8
+	VADDPD  Y8, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y5, Y1, Y1
+	VADDPD  Y13, Y9, Y9
+	VADDPD  Y9, Y1, Y1
+	VMOVUPD Y1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y6, Y2, Y2
+	VADDPD  Y14, Y10, Y10
+	VADDPD  Y10, Y2, Y2
+	VMOVUPD Y2, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y7, Y3, Y3
+	VADDPD  Y15, Y11, Y11
+	VADDPD  Y11, Y3, Y3
+	VMOVUPD Y3, K1, (AX)
 	VZEROUPPER
 	RET
 

@@ -35,6 +35,7 @@ func kernelPaths() []kernelPath {
 			z("avx512-bc", pathBC, func(tr, _ bool) bool { return tr }),
 			z("avx512-bcthin", pathBCThin, func(tr, _ bool) bool { return tr }),
 			z("avx512-gram", pathGram, func(tr, g bool) bool { return tr && g }),
+			z("avx512-gramthin", pathGramThin, func(tr, g bool) bool { return tr && g }),
 		)
 	}
 	return ps
@@ -112,7 +113,7 @@ func testGram[T Float](t *testing.T, p kernelPath) {
 			withPath(p, func() { Mul(true, k, k, pp, a, lda, a, lda, c, ldc) })
 			t.Run(fmt.Sprintf("%dx%d/layout%d", k, pp, li), func(t *testing.T) {
 				check(t, k, k, pp, c, ldc, want, scale)
-				if p.name == "avx512-gram" || p.name == "avx512-auto" {
+				if p.name == "avx512-gram" || p.name == "avx512-gramthin" || p.name == "avx512-auto" {
 					for i := 0; i < k; i++ {
 						for j := 0; j < i; j++ {
 							if c[i*ldc+j] != c[j*ldc+i] {

@@ -55,6 +55,7 @@ func gen512() {
 		}
 		for nr := 1; nr <= 4; nr++ {
 			bcZT(t, nr)
+			gramZT(t, nr)
 		}
 		gatherZ(t)
 		transZ(t)
@@ -933,6 +934,111 @@ func bcZT(t typ, nr int) {
 	ADDQ(cw, cT)
 	SUBQ(U8(mrEl), rem)
 	JG(LabelRef("tile"))
+	VZEROUPPER()
+	RET()
+}
+
+// gramZT generates gramZT{T}_{k}, k ≤ 4: the Gram matrix C = AᵀA of the
+// p x k matrix A, one row of A per (masked) vector of 4 lanes: for each row
+// a_l, C[j] += a_l[j]·a_l (embedded broadcasts), with four sets of
+// accumulators for four rows in flight. C[i][j] and C[j][i] go through the
+// same operations, so C is exactly symmetric.
+func gramZT(t typ, k int) {
+	name := fmt.Sprintf("gramZT%s_%d", t.name, k)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(a *%[1]s, lda int, c *%[1]s, ldc int, p int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s sets the %dx%d matrix at c (row stride ldc) to AᵀA for the p x %d", name, k, k, k),
+		"matrix A at a (row stride lda). Nothing past the k entries of a row is read.")
+	vec := func(r vreg) Register {
+		if t.size == 4 {
+			return r.AsX()
+		}
+		return r.AsY()
+	}
+	fmaB := func(m Mem, x, acc Register) {
+		if t.size == 4 {
+			VFMADD231PS_BCST(m, x, acc)
+		} else {
+			VFMADD231PD_BCST(m, x, acc)
+		}
+	}
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	SHLQ(U8(t.shift), lda)
+	lda3 := GP64()
+	LEAQ(Mem{Base: lda, Index: lda, Scale: 2}, lda3)
+	n := Load(Param("p"), GP64())
+	km := K()
+	{
+		r := GP64()
+		MOVQ(U32((1<<k)-1), r)
+		KMOVW(r.As32(), km)
+	}
+	const sets = 4
+	acc := make([][]Register, sets)
+	zi := 0
+	for s := range acc {
+		acc[s] = make([]Register, k)
+		for j := range acc[s] {
+			acc[s][j] = vec(zregs[zi])
+			zi++
+			VPXORD(acc[s][j], acc[s][j], acc[s][j])
+		}
+	}
+	x := make([]Register, sets)
+	for s := range x {
+		x[s] = vec(zregs[zi])
+		zi++
+	}
+	row := func(s int) Mem {
+		m := Mem{Base: a}
+		switch s {
+		case 1:
+			m.Index, m.Scale = lda, 1
+		case 2:
+			m.Index, m.Scale = lda, 2
+		case 3:
+			m.Index, m.Scale = lda3, 1
+		}
+		return m
+	}
+	Label("loop4")
+	CMPQ(n, U8(sets))
+	JL(LabelRef("one"))
+	for s := 0; s < sets; s++ {
+		movuZ(t, row(s), km, x[s])
+	}
+	for j := 0; j < k; j++ {
+		for s := 0; s < sets; s++ {
+			fmaB(row(s).Offset(j*t.size), x[s], acc[s][j])
+		}
+	}
+	LEAQ(Mem{Base: a, Index: lda, Scale: 4}, a)
+	SUBQ(U8(sets), n)
+	JMP(LabelRef("loop4"))
+	Label("one")
+	TESTQ(n, n)
+	JZ(LabelRef("sum"))
+	movuZ(t, row(0), km, x[0])
+	for j := 0; j < k; j++ {
+		fmaB(row(0).Offset(j*t.size), x[0], acc[0][j])
+	}
+	ADDQ(lda, a)
+	DECQ(n)
+	JMP(LabelRef("one"))
+	Label("sum")
+	c := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(U8(t.shift), ldc)
+	for j := 0; j < k; j++ {
+		t.add(acc[1][j], acc[0][j], acc[0][j])
+		t.add(acc[3][j], acc[2][j], acc[2][j])
+		t.add(acc[2][j], acc[0][j], acc[0][j])
+		movuK(t, acc[0][j], km, Mem{Base: c})
+		if j < k-1 {
+			ADDQ(ldc, c)
+		}
+	}
 	VZEROUPPER()
 	RET()
 }
