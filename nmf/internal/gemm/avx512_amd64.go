@@ -52,6 +52,7 @@ type kernZ[T Float] struct {
 	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int, pf *T, pfs int, pk *T)
 	thin   [4]func(a *T, lda int, b *T, ldb int, c *T, ldc int, p int, r int)
 	gram   [4]func(a *T, lda int, c *T, ldc int, p int)
+	transK [4]func(dst *T, ldd int, src *T, nb int)
 	gather func(dst *T, ldd int, src *T, lds int, n int, k int)
 	trans  func(dst *T, ldd int, src *T, lds int, nb int, k int)
 }
@@ -69,6 +70,7 @@ var kernZ32 = &kernZ[float32]{
 	},
 	thin:   [4]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int){bcZTF32_1, bcZTF32_2, bcZTF32_3, bcZTF32_4},
 	gram:   [4]func(a *float32, lda int, c *float32, ldc int, p int){gramZTF32_1, gramZTF32_2, gramZTF32_3, gramZTF32_4},
+	transK: [4]func(dst *float32, ldd int, src *float32, nb int){transKF32_1, transKF32_2, transKF32_3, transKF32_4},
 	gather: gatherZF32,
 	trans:  transZF32,
 }
@@ -86,6 +88,7 @@ var kernZ64 = &kernZ[float64]{
 	},
 	thin:   [4]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int){bcZTF64_1, bcZTF64_2, bcZTF64_3, bcZTF64_4},
 	gram:   [4]func(a *float64, lda int, c *float64, ldc int, p int){gramZTF64_1, gramZTF64_2, gramZTF64_3, gramZTF64_4},
+	transK: [4]func(dst *float64, ldd int, src *float64, nb int){transKF64_1, transKF64_2, transKF64_3, transKF64_4},
 	gather: gatherZF64,
 	trans:  transZF64,
 }
@@ -276,11 +279,15 @@ func (w *dotZWorker[T]) prep(u0, u1 int) {
 }
 
 // transpose sets dst[j·w.ld + l] = src[l·lds + j] for l < n, j < k: whole
-// blocks of rows by transposes in registers, the rest by gathers.
+// blocks of rows by permutations (contiguous rows of k ≤ 4) or transposes
+// in registers, the rest by gathers.
 func (w *dotZWorker[T]) transpose(dst, src []T, lds, n, k int) {
 	vl := w.kn.vl
 	nb := n / vl
-	if nb > 0 {
+	switch {
+	case nb > 0 && lds == k && k <= len(w.kn.transK):
+		w.kn.transK[k-1](&dst[0], w.ld, &src[0], nb)
+	case nb > 0:
 		w.kn.trans(&dst[0], w.ld, &src[0], lds, nb, k)
 	}
 	if n > nb*vl {

@@ -759,6 +759,12 @@ func bcZTF32_1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p 
 //go:noescape
 func gramZTF32_1(a *float32, lda int, c *float32, ldc int, p int)
 
+// transKF32_1 transposes the (16·nb) x 1 matrix at src (row stride 1) into the
+// 1 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_1(dst *float32, ldd int, src *float32, nb int)
+
 // bcZTF32_2 sets the r x 2 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 32 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
@@ -771,6 +777,12 @@ func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p 
 //
 //go:noescape
 func gramZTF32_2(a *float32, lda int, c *float32, ldc int, p int)
+
+// transKF32_2 transposes the (16·nb) x 2 matrix at src (row stride 2) into the
+// 2 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_2(dst *float32, ldd int, src *float32, nb int)
 
 // bcZTF32_3 sets the r x 3 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 32 rows.
@@ -785,6 +797,12 @@ func bcZTF32_3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p 
 //go:noescape
 func gramZTF32_3(a *float32, lda int, c *float32, ldc int, p int)
 
+// transKF32_3 transposes the (16·nb) x 3 matrix at src (row stride 3) into the
+// 3 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_3(dst *float32, ldd int, src *float32, nb int)
+
 // bcZTF32_4 sets the r x 4 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 32 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
@@ -797,6 +815,12 @@ func bcZTF32_4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p 
 //
 //go:noescape
 func gramZTF32_4(a *float32, lda int, c *float32, ldc int, p int)
+
+// transKF32_4 transposes the (16·nb) x 4 matrix at src (row stride 4) into the
+// 4 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_4(dst *float32, ldd int, src *float32, nb int)
 
 // gatherZF32 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
@@ -1189,6 +1213,12 @@ func bcZTF64_1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p 
 //go:noescape
 func gramZTF64_1(a *float64, lda int, c *float64, ldc int, p int)
 
+// transKF64_1 transposes the (8·nb) x 1 matrix at src (row stride 1) into the
+// 1 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_1(dst *float64, ldd int, src *float64, nb int)
+
 // bcZTF64_2 sets the r x 2 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 16 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
@@ -1201,6 +1231,12 @@ func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p 
 //
 //go:noescape
 func gramZTF64_2(a *float64, lda int, c *float64, ldc int, p int)
+
+// transKF64_2 transposes the (8·nb) x 2 matrix at src (row stride 2) into the
+// 2 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_2(dst *float64, ldd int, src *float64, nb int)
 
 // bcZTF64_3 sets the r x 3 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 16 rows.
@@ -1215,6 +1251,12 @@ func bcZTF64_3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p 
 //go:noescape
 func gramZTF64_3(a *float64, lda int, c *float64, ldc int, p int)
 
+// transKF64_3 transposes the (8·nb) x 3 matrix at src (row stride 3) into the
+// 3 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_3(dst *float64, ldd int, src *float64, nb int)
+
 // bcZTF64_4 sets the r x 4 block of C at c (row stride ldc) to
 // Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 16 rows.
 // Nothing past the r entries of each row of A is read. r, p ≥ 1.
@@ -1227,6 +1269,12 @@ func bcZTF64_4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p 
 //
 //go:noescape
 func gramZTF64_4(a *float64, lda int, c *float64, ldc int, p int)
+
+// transKF64_4 transposes the (8·nb) x 4 matrix at src (row stride 4) into the
+// 4 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_4(dst *float64, ldd int, src *float64, nb int)
 
 // gatherZF64 transposes the n x k matrix at src (row stride lds) into the
 // k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.

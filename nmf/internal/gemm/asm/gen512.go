@@ -56,6 +56,7 @@ func gen512() {
 		for nr := 1; nr <= 4; nr++ {
 			bcZT(t, nr)
 			gramZT(t, nr)
+			transK(t, nr)
 		}
 		gatherZ(t)
 		transZ(t)
@@ -1039,6 +1040,105 @@ func gramZT(t typ, k int) {
 			ADDQ(ldc, c)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// transK generates transK{T}_{k}, k ≤ 4: the transposition of nb blocks of
+// VL rows of a contiguous matrix with k columns (row stride k) into k rows,
+// each column of a block picked from the k vectors of the block by a chain of
+// two-table permutations.
+func transK(t typ, k int) {
+	name := fmt.Sprintf("transK%s_%d", t.name, k)
+	vl := zlanes(t)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(dst *%[1]s, ldd int, src *%[1]s, nb int)", t.goType))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s transposes the (%d·nb) x %d matrix at src (row stride %d) into the", name, vl, k, k),
+		fmt.Sprintf("%d x (%d·nb) matrix at dst (row stride ldd).", k, vl))
+	// Index tables: for column j, step s (merging source vector s+1):
+	// lanes taken from the chain so far are 0..vl-1, from the new source
+	// vl..2vl-1.
+	type step struct {
+		idx  Mem
+		from int // source vector merged by this step (1..k-1)
+	}
+	steps := make([][]step, k)
+	for j := 0; j < k; j++ {
+		for src := 1; src < k; src++ {
+			g := GLOBL(fmt.Sprintf("tk%s_%d_%d_%d", t.name, k, j, src), RODATA|NOPTR)
+			for i := 0; i < vl; i++ {
+				e := j + k*i // element of the block for lane i
+				sv, lane := e/vl, e%vl
+				var v int
+				switch {
+				case src == 1 && sv == 0:
+					v = lane
+				case sv == src:
+					v = vl + lane
+				default:
+					v = i // keep the chain's lane (or any, for later sources)
+				}
+				if t.size == 4 {
+					DATA(4*i, U32(uint32(v)))
+				} else {
+					DATA(8*i, U64(uint64(v)))
+				}
+			}
+			steps[j] = append(steps[j], step{g, src})
+		}
+	}
+	dst := Load(Param("dst"), GP64())
+	ldd := Load(Param("ldd"), GP64())
+	SHLQ(U8(t.shift), ldd)
+	src := Load(Param("src"), GP64())
+	nb := Load(Param("nb"), GP64())
+	d := GP64()
+	v := make([]VecVirtual, k)
+	for i := range v {
+		v[i] = ZMM()
+	}
+	col, ix := ZMM(), ZMM()
+	Label("block")
+	TESTQ(nb, nb)
+	JZ(LabelRef("done"))
+	for i := range v {
+		t.movu(Mem{Base: src, Disp: 64 * i}, v[i])
+	}
+	MOVQ(dst, d)
+	for j := 0; j < k; j++ {
+		if k == 1 {
+			t.movu(v[0], Mem{Base: d})
+			continue
+		}
+		for si, st := range steps[j] {
+			if si == 0 {
+				// col = the lanes of v0 and v1.
+				VMOVDQU64(st.idx, col)
+				if t.size == 4 {
+					VPERMI2PS(v[1], v[0], col)
+				} else {
+					VPERMI2PD(v[1], v[0], col)
+				}
+				continue
+			}
+			// col = col, with the lanes of v[from] merged in.
+			VMOVDQU64(st.idx, ix)
+			if t.size == 4 {
+				VPERMT2PS(v[st.from], ix, col)
+			} else {
+				VPERMT2PD(v[st.from], ix, col)
+			}
+		}
+		t.movu(col, Mem{Base: d})
+		if j < k-1 {
+			ADDQ(ldd, d)
+		}
+	}
+	ADDQ(U32(64*k), src)
+	ADDQ(U8(64), dst)
+	DECQ(nb)
+	JMP(LabelRef("block"))
+	Label("done")
 	VZEROUPPER()
 	RET()
 }
