@@ -2,24 +2,28 @@ package gemm
 
 import "golang.org/x/sys/cpu"
 
-// The AVX-512 path (kernels dotZ, bcZ, gatherZ of asm/gen512.go). Three
-// ways to compute C = op(A)·B, none of which packs A with a transposition:
+// The AVX-512 path (kernels of asm/gen512.go). None of its ways to compute
+// C = op(A)·B copies A with a transposition:
 //
-//   - pathDotN (op(A) = A): the rows of A are read in place, B is gathered
-//     into k rows of Bᵀ, and dot kernels take MR x NR dot products with
-//     vectors along p. Thin products (k = 3) need nothing else.
+//   - pathDotN (op(A) = A): the rows of A are read in place, B is
+//     transposed into k rows of Bᵀ, and dot kernels compute blocks of
+//     MR x NR dot products with vectors along p.
 //   - pathBC (op(A) = Aᵀ, many rows of C): a tile of MR = 2 vectors of rows
-//     of C is a piece of MR contiguous entries of each row of A, read in
-//     place; the entries of B are read in place and broadcast.
+//     of C is MR contiguous entries of each row of A; the first panel of
+//     columns reads them in place and packs them for the others. The
+//     entries of B are read in place and broadcast.
 //   - pathBCThin (op(A) = Aᵀ, k ≤ 4, as Xᵀ·W of a tiny fit): the same, all of
-//     p and all tiles of rows in one call of a kernel.
-//   - pathDotT (op(A) = Aᵀ, few rows of C, such as a k x k product): Aᵀ is
-//     gathered into rows as well, then dot kernels.
-//   - pathGram (Aᵀ·A, a and b the same memory and stride): Aᵀ is gathered
+//     p and all tiles of rows in one kernel call.
+//   - pathDotT (op(A) = Aᵀ, few rows of C, such as a k x k product): A is
+//     transposed into rows as well, then dot kernels.
+//   - pathGram (Aᵀ·A, a and b the same memory and stride): A is transposed
 //     once, only the tiles on and above the diagonal are computed and C is
 //     mirrored.
 //   - pathGramThin (the same with k ≤ 4, serial): one pass over the rows of
 //     A, each in one vector.
+//
+// Transpositions go by permutations (contiguous rows of k ≤ 4 entries), by
+// VL x VL blocks in registers, and by gathers for the last rows.
 
 // haveZ: AVX-512 F, VL, DQ and BW with OS support for the ZMM and opmask
 // state (which x/sys/cpu checks).

@@ -4,20 +4,26 @@ package main
 // Intel cores. With 32 vector registers and mask registers they take larger
 // register tiles than the AVX2 kernels, read partial vectors without lane
 // tables and transpose C tiles in registers. Only EVEX-encodable
-// instructions are used, so the allocator may use all 32 registers.
+// instructions are used, so that all 32 registers may be allocated.
 //
 // dotZ{T}_{MR}x{NR}: C = A·B with MR rows of A read in place and NR rows of
-// Bᵀ (packed by gatherZ), vectors along the inner dimension; MR·NR dot
-// products reduced horizontally once per call.
+// Bᵀ, vectors along the inner dimension; MR·NR dot products reduced
+// horizontally once per block, for a column of blocks per call.
 //
 // bcZ{T}_{NR}: C = op(A)·B with vectors along the rows of C: a tile of
-// MR = 2 vectors of rows, read in place from the rows of Aᵀ (or from a
-// packed tile), and NR ≤ 12 (float32) or 8 (float64) columns of B read in
-// place and broadcast. The tile is accumulated in a column-major scratch
-// tile across chunks of p and, on the last chunk, transposed in registers
-// and stored into the rows of C.
+// MR = 2 vectors of rows, read from the rows of Aᵀ in place (and then
+// packed) or from a packed tile, and NR ≤ 12 (float32) or 8 (float64)
+// columns of B read in place and broadcast. The tile is accumulated in a
+// column-major scratch tile across chunks of p and, on the last chunk,
+// transposed in registers and stored into the rows of C.
 //
-// gatherZ{T}: the transposition of a p x k matrix into k rows (gathers).
+// bcZT{T}_{NR}, NR ≤ 4: the same for thin B, all of p and all tiles per call.
+//
+// gramZT{T}_{K}, K ≤ 4: AᵀA for thin A, one row of A per vector.
+//
+// transZ{T}, transK{T}_{K}, gatherZ{T}: transpositions of a p x k operand
+// into k rows (blocks in registers; permutations of contiguous rows of
+// K ≤ 4 entries; gathers).
 
 import (
 	"fmt"
