@@ -122,11 +122,12 @@ const (
 	// zBCTiles tiles of C are finished over all chunks of p before moving on.
 	zBCTiles = 8
 	// zDotTRows: op(A) = Aᵀ with at most this many rows of C goes through
-	// the dot kernels (gathering Aᵀ), which waste no lanes on few rows.
+	// the dot kernels (transposing A), which waste no lanes on few rows.
 	zDotTRows = 48
 )
 
-// gatherMax bounds the strides for the gathers' 32-bit indices.
+// gatherMax bounds the strides of transposed operands, for the 32-bit
+// indices of the gathers.
 const gatherMax = 1 << 26
 
 // mulZ computes m with the AVX-512 kernels; it reports false where they do
@@ -149,10 +150,11 @@ func mulZ[T Float](m mat[T]) bool {
 		path = pathGramThin
 	case gram:
 		path = pathGram
+	case m.k <= len(kn.thin) && m.r > kn.vl:
+		// Transposing A would cost about as much as the product.
+		path = pathBCThin
 	case m.r <= zDotTRows:
 		path = pathDotT
-	case m.k <= len(kn.thin):
-		path = pathBCThin
 	default:
 		path = pathBC
 	}
@@ -203,8 +205,9 @@ func (w *thinZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	w.kn.thin[m.k-1](&m.a[l0*m.lda+i0], m.lda, &m.b[l0*m.ldb], m.ldb, &c[0], ldc, l1-l0, i1-i0)
 }
 
-// panels splits k columns into the fewest panels of at most nrMax columns,
-// of nearly equal widths: panel q is columns [q·k/np, (q+1)·k/np).
+// panelCount and panelRange split k columns into the fewest panels of at
+// most nrMax columns, of nearly equal widths: panel q is columns
+// [q·k/np, (q+1)·k/np).
 func panelCount(k, nrMax int) int { return ceilDiv(k, nrMax) }
 
 func panelRange(q, np, k int) (j0, nr int) {
@@ -223,7 +226,7 @@ func mulDotZ[T Float](m mat[T], kn *kernZ[T], path int) {
 	kcMax := max(4*kn.vl, zDotL1/((2*zDotMR+nrMax)*size)/kn.vl*kn.vl)
 	pl := newPlan(m.r, m.k, m.p, kcMax, kn.vl, zDotMR)
 	w := dotZWorker[T]{m: m, kn: kn, kc: pl.kc, np: np, path: path}
-	// Gathered rows, p long, padded to whole cache lines, and so that rows
+	// Transposed rows, p long, padded to whole cache lines, and so that rows
 	// read together do not map to the same sets of L1 (strides near a
 	// multiple of 4 KiB).
 	w.ld = roundUp(m.p, kn.vl)
@@ -264,13 +267,13 @@ type dotZWorker[T Float] struct {
 	np   int // panels of columns of C
 	path int
 	ld   int // row stride of at and bt
-	at   []T // gathered rows of op(A) (pathDotT)
-	bt   []T // gathered rows of Bᵀ (for pathGram, also those of op(A))
+	at   []T // transposed rows of op(A) (pathDotT)
+	bt   []T // transposed rows of Bᵀ (for pathGram, also those of op(A))
 }
 
 func (w *dotZWorker[T]) panels() int { return 1 }
 
-// prep gathers chunks [u0, u1) of p of Bᵀ (and of op(A) = Aᵀ).
+// prep transposes chunks [u0, u1) of p of B (and of A, pathDotT).
 func (w *dotZWorker[T]) prep(u0, u1 int) {
 	m := &w.m
 	for ch := u0; ch < u1; ch++ {
