@@ -52,7 +52,7 @@ var (
 
 type kernZ[T Float] struct {
 	vl     int
-	dot    [4][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, nt int)
+	dot    [3][8]func(a *T, lda int, b *T, ldb int, c *T, ldc int, n int, acc int, nt int)
 	bc     []func(a *T, lda int, b *T, ldb int, ct *T, c *T, ldc int, kc int, mode int, rows int, pf *T, pfs int, pk *T)
 	thin   [4]func(a *T, lda int, b *T, ldb int, c *T, ldc int, p int, r int)
 	gram   [4]func(a *T, lda int, c *T, ldc int, p int)
@@ -63,11 +63,10 @@ type kernZ[T Float] struct {
 
 var kernZ32 = &kernZ[float32]{
 	vl: 16,
-	dot: [4][8]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int){
+	dot: [3][8]func(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int){
 		{dotZF32_1x1, dotZF32_1x2, dotZF32_1x3, dotZF32_1x4, dotZF32_1x5, dotZF32_1x6, dotZF32_1x7, dotZF32_1x8},
 		{dotZF32_2x1, dotZF32_2x2, dotZF32_2x3, dotZF32_2x4, dotZF32_2x5, dotZF32_2x6, dotZF32_2x7, dotZF32_2x8},
 		{dotZF32_3x1, dotZF32_3x2, dotZF32_3x3, dotZF32_3x4, dotZF32_3x5, dotZF32_3x6, dotZF32_3x7, dotZF32_3x8},
-		{dotZF32_4x1, dotZF32_4x2, dotZF32_4x3, dotZF32_4x4, dotZF32_4x5, dotZF32_4x6},
 	},
 	bc: []func(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32){
 		bcZF32_1, bcZF32_2, bcZF32_3, bcZF32_4, bcZF32_5, bcZF32_6, bcZF32_7, bcZF32_8, bcZF32_9, bcZF32_10, bcZF32_11, bcZF32_12,
@@ -81,11 +80,10 @@ var kernZ32 = &kernZ[float32]{
 
 var kernZ64 = &kernZ[float64]{
 	vl: 8,
-	dot: [4][8]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int){
+	dot: [3][8]func(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int){
 		{dotZF64_1x1, dotZF64_1x2, dotZF64_1x3, dotZF64_1x4, dotZF64_1x5, dotZF64_1x6, dotZF64_1x7, dotZF64_1x8},
 		{dotZF64_2x1, dotZF64_2x2, dotZF64_2x3, dotZF64_2x4, dotZF64_2x5, dotZF64_2x6, dotZF64_2x7, dotZF64_2x8},
 		{dotZF64_3x1, dotZF64_3x2, dotZF64_3x3, dotZF64_3x4, dotZF64_3x5, dotZF64_3x6, dotZF64_3x7, dotZF64_3x8},
-		{dotZF64_4x1, dotZF64_4x2, dotZF64_4x3, dotZF64_4x4, dotZF64_4x5, dotZF64_4x6},
 	},
 	bc: []func(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64){
 		bcZF64_1, bcZF64_2, bcZF64_3, bcZF64_4, bcZF64_5, bcZF64_6, bcZF64_7, bcZF64_8,

@@ -74,11 +74,11 @@ func BenchmarkKernDotZ32(b *testing.B) {
 	if !haveZ {
 		b.Skip()
 	}
-	a := make([]float32, 4*512)
-	bt := make([]float32, 6*512)
-	c := make([]float32, 4*6)
+	a := make([]float32, 3*528)
+	bt := make([]float32, 8*528)
+	c := make([]float32, 3*8)
 	for range b.N {
-		dotZF32_4x6(&a[0], 512, &bt[0], 512, &c[0], 6, 512, 1, 1)
+		dotZF32_3x8(&a[0], 528, &bt[0], 528, &c[0], 8, 512, 1, 1)
 	}
 	b.ReportMetric(2*24*512*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
@@ -98,11 +98,11 @@ func BenchmarkKernDotZ64(b *testing.B) {
 	if !haveZ {
 		b.Skip()
 	}
-	a := make([]float64, 4*256)
-	bt := make([]float64, 6*256)
-	c := make([]float64, 4*6)
+	a := make([]float64, 3*264)
+	bt := make([]float64, 8*264)
+	c := make([]float64, 3*8)
 	for range b.N {
-		dotZF64_4x6(&a[0], 256, &bt[0], 256, &c[0], 6, 256, 1, 1)
+		dotZF64_3x8(&a[0], 264, &bt[0], 264, &c[0], 8, 256, 1, 1)
 	}
 	b.ReportMetric(2*24*256*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

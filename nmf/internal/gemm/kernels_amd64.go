@@ -548,60 +548,6 @@ func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, 
 //go:noescape
 func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
 
-// dotZF32_4x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x1 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF32_4x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
-
-// dotZF32_4x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x2 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF32_4x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
-
-// dotZF32_4x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x3 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF32_4x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
-
-// dotZF32_4x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x4 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF32_4x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
-
-// dotZF32_4x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x5 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF32_4x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
-
-// dotZF32_4x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x6 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF32_4x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
-
 // bcZF32_1 computes the 32x1 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+1]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which
 // only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
@@ -1049,60 +995,6 @@ func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, 
 //
 //go:noescape
 func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
-
-// dotZF64_4x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x1 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF64_4x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
-
-// dotZF64_4x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x2 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF64_4x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
-
-// dotZF64_4x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x3 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF64_4x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
-
-// dotZF64_4x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x4 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF64_4x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
-
-// dotZF64_4x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x5 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF64_4x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
-
-// dotZF64_4x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 4x6 of C at c
-// (row stride ldc, block after block down the rows) the dot products of the n
-// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
-// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
-// block prefetches the rows of A of the next one (4 rows down).
-//
-//go:noescape
-func dotZF64_4x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
 
 // bcZF64_1 computes the 16x1 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+1]
 // (rows of op(A) along the tile's rows, entries of B broadcast), of which

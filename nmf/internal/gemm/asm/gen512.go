@@ -51,7 +51,7 @@ func gen512() {
 		DATA(8*i, U64(q))
 	}
 	for _, t := range []typ{f32, f64} {
-		for mr := 1; mr <= 4; mr++ {
+		for mr := 1; mr <= 3; mr++ {
 			for nr := 1; nr <= maxDotNR(mr); nr++ {
 				dotZ(t, mr, nr)
 			}
