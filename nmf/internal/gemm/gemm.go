@@ -185,29 +185,42 @@ func run[T Float](pl *plan, m *mat[T], w worker[T]) {
 	nt := pl.nt
 	var packed, done sync.WaitGroup
 	if pl.split == splitRows {
-		// Every goroutine reads all of B: pack a share, then wait for all.
-		packed.Add(nt)
-		tiles := ceilDiv(m.r, pl.rowAlign)
+		// Every goroutine reads all of B. The units of packing, then pieces
+		// of rows, are taken in turn by whichever goroutine is free: one
+		// that starts late (a sleeping thread to wake, a core taken by
+		// another process) leaves its share to the others. Each row is
+		// computed by one call of work whichever goroutine makes it, so the
+		// result does not depend on the schedule.
+		units := pl.nch * np
+		piece := roundUp(ceilDiv(m.r, 8*nt), pl.rowAlign)
+		pieces := ceilDiv(m.r, piece)
+		var nextUnit, nextPiece atomic.Int64
+		packed.Add(units)
 		done.Add(nt)
-		for t := 0; t < nt; t++ {
-			i0 := min(m.r, t*tiles/nt*pl.rowAlign)
-			i1 := min(m.r, (t+1)*tiles/nt*pl.rowAlign)
-			u0, u1 := t*pl.nch*np/nt, (t+1)*pl.nch*np/nt
-			f := func() {
-				w.prep(u0, u1)
-				packed.Done()
-				packed.Wait()
-				if i0 < i1 {
-					w.work(i0, i1, 0, pl.nch, m.c[i0*m.ldc:], m.ldc)
+		f := func() {
+			for {
+				u := int(nextUnit.Add(1) - 1)
+				if u >= units {
+					break
 				}
-				done.Done()
+				w.prep(u, u+1)
+				packed.Done()
 			}
-			if t == nt-1 {
-				f()
-			} else {
-				go f()
+			packed.Wait()
+			for {
+				q := int(nextPiece.Add(1) - 1)
+				if q >= pieces {
+					break
+				}
+				i0, i1 := q*piece, min(m.r, (q+1)*piece)
+				w.work(i0, i1, 0, pl.nch, m.c[i0*m.ldc:], m.ldc)
 			}
+			done.Done()
 		}
+		for t := 0; t < nt-1; t++ {
+			go f()
+		}
+		f()
 		done.Wait()
 		return
 	}
