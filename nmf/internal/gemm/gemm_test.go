@@ -10,13 +10,14 @@ import (
 
 // sizes are (r, k, p) triples: trivial, prime, not multiples of the vector
 // widths, k = 1, k > 64, tiny fits, Gram-like (few rows, long p, split over
-// goroutines) and large enough to run in parallel.
+// goroutines) and large enough to run in parallel, thin ones (k ≤ 4) too.
 var sizes = [][3]int{
 	{1, 1, 1}, {1, 1, 2}, {2, 1, 1}, {1, 2, 1}, {3, 4, 8}, {4, 3, 9},
 	{7, 13, 31}, {5, 1, 17}, {17, 1, 300}, {1, 64, 64}, {64, 1, 1},
 	{16, 6, 256}, {17, 7, 255}, {9, 97, 33}, {31, 130, 45}, {130, 130, 130},
 	{38, 3, 5000}, {5000, 3, 38}, {33, 50, 1000}, {50, 50, 20011},
 	{7, 5, 100003}, {131, 67, 257}, {211, 50, 3001}, {1031, 11, 523},
+	{20011, 3, 301}, {41, 2, 100003},
 }
 
 // layout describes how the operands sit in memory: extra columns beyond each

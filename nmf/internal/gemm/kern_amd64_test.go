@@ -67,3 +67,54 @@ func BenchmarkKernBC64(b *testing.B) {
 	}
 	b.ReportMetric(2*8*6*256*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// AVX-512 micro-kernels on L1-resident data.
+
+func BenchmarkKernDotZ32(b *testing.B) {
+	if !haveZ {
+		b.Skip()
+	}
+	a := make([]float32, 3*528)
+	bt := make([]float32, 8*528)
+	c := make([]float32, 3*8)
+	for range b.N {
+		dotZF32_3x8(&a[0], 528, &bt[0], 528, &c[0], 8, 512, 1, 1)
+	}
+	b.ReportMetric(2*24*512*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+func BenchmarkKernBCZ32(b *testing.B) {
+	if !haveZ {
+		b.Skip()
+	}
+	a := make([]float32, 32*128)
+	bp := make([]float32, 50*128)
+	ct := make([]float32, 32*10)
+	for range b.N {
+		bcZF32_10(&a[0], 32, &bp[0], 50, &ct[0], nil, 0, 128, 1, 32, &a[0], 0, nil)
+	}
+	b.ReportMetric(2*32*10*128*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+func BenchmarkKernDotZ64(b *testing.B) {
+	if !haveZ {
+		b.Skip()
+	}
+	a := make([]float64, 3*264)
+	bt := make([]float64, 8*264)
+	c := make([]float64, 3*8)
+	for range b.N {
+		dotZF64_3x8(&a[0], 264, &bt[0], 264, &c[0], 8, 256, 1, 1)
+	}
+	b.ReportMetric(2*24*256*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+func BenchmarkKernBCZ64(b *testing.B) {
+	if !haveZ {
+		b.Skip()
+	}
+	a := make([]float64, 16*128)
+	bp := make([]float64, 50*128)
+	ct := make([]float64, 16*8)
+	for range b.N {
+		bcZF64_8(&a[0], 16, &bp[0], 50, &ct[0], nil, 0, 128, 1, 16, &a[0], 0, nil)
+	}
+	b.ReportMetric(2*16*8*128*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

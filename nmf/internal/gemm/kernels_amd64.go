@@ -331,3 +331,851 @@ func packTF64(dst *float64, src *float64, lds int, kc int, ntiles int)
 //
 //go:noescape
 func packNF64(dst *float64, src *float64, lds int, lc int, nl int, ntiles int)
+
+// dotZF32_1x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_1x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF32_1x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_2x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF32_2x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// dotZF32_3x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+
+// bcZF32_1 computes the 32x1 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+1]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([1][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_1(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_2 computes the 32x2 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+2]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([2][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_2(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_3 computes the 32x3 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+3]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([3][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_3(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_4 computes the 32x4 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+4]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([4][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_4(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_5 computes the 32x5 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+5]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([5][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_5(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_6 computes the 32x6 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+6]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([6][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_6(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_7 computes the 32x7 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+7]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([7][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_7(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_8 computes the 32x8 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+8]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([8][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_8(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_9 computes the 32x9 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+9]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([9][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_9(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_10 computes the 32x10 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+10]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([10][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_10(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_11 computes the 32x11 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+11]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([11][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZF32_12 computes the 32x12 tile T = Σ_{l<kc} a[l·lda : l·lda+32] ⊗ b[l·ldb : l·ldb+12]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 32).
+// mode&1: T += the scratch tile at ct ([12][32], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][32] (zeros past rows).
+//
+//go:noescape
+func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+
+// bcZTF32_1 sets the r x 1 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+1], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// gramZTF32_1 sets the 1x1 matrix at c (row stride ldc) to AᵀA for the p x 1
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_1(a *float32, lda int, c *float32, ldc int, p int)
+
+// transKF32_1 transposes the (16·nb) x 1 matrix at src (row stride 1) into the
+// 1 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_1(dst *float32, ldd int, src *float32, nb int)
+
+// bcZTF32_2 sets the r x 2 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// gramZTF32_2 sets the 2x2 matrix at c (row stride ldc) to AᵀA for the p x 2
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_2(a *float32, lda int, c *float32, ldc int, p int)
+
+// transKF32_2 transposes the (16·nb) x 2 matrix at src (row stride 2) into the
+// 2 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_2(dst *float32, ldd int, src *float32, nb int)
+
+// bcZTF32_3 sets the r x 3 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// gramZTF32_3 sets the 3x3 matrix at c (row stride ldc) to AᵀA for the p x 3
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_3(a *float32, lda int, c *float32, ldc int, p int)
+
+// transKF32_3 transposes the (16·nb) x 3 matrix at src (row stride 3) into the
+// 3 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_3(dst *float32, ldd int, src *float32, nb int)
+
+// bcZTF32_4 sets the r x 4 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 32 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF32_4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+
+// gramZTF32_4 sets the 4x4 matrix at c (row stride ldc) to AᵀA for the p x 4
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF32_4(a *float32, lda int, c *float32, ldc int, p int)
+
+// transKF32_4 transposes the (16·nb) x 4 matrix at src (row stride 4) into the
+// 4 x (16·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF32_4(dst *float32, ldd int, src *float32, nb int)
+
+// gatherZF32 transposes the n x k matrix at src (row stride lds) into the
+// k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
+//
+//go:noescape
+func gatherZF32(dst *float32, ldd int, src *float32, lds int, n int, k int)
+
+// transZF32 transposes the (16·nb) x k matrix at src (row stride lds) into the
+// k x (16·nb) matrix at dst (row stride ldd). Nothing past column k is read.
+//
+//go:noescape
+func transZF32(dst *float32, ldd int, src *float32, lds int, nb int, k int)
+
+// dotZF64_1x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_1x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 1x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (1 rows down).
+//
+//go:noescape
+func dotZF64_1x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_2x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 2x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (2 rows down).
+//
+//go:noescape
+func dotZF64_2x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x1 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x1 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x2 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x2 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x3 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x3 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x4 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x4 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x5 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x5 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x6 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x6 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x7 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x7 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// dotZF64_3x8 sets (acc == 0) or adds to (acc != 0) nt blocks of 3x8 of C at c
+// (row stride ldc, block after block down the rows) the dot products of the n
+// first elements of the rows of A at a (row stride lda) and of the rows of Bᵀ
+// at b (row stride ldb); nothing past the n elements is read. nt ≥ 1. Each
+// block prefetches the rows of A of the next one (3 rows down).
+//
+//go:noescape
+func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+
+// bcZF64_1 computes the 16x1 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+1]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([1][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_1(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_2 computes the 16x2 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+2]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([2][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_2(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_3 computes the 16x3 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+3]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([3][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_3(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_4 computes the 16x4 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+4]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([4][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_4(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_5 computes the 16x5 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+5]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([5][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_5(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_6 computes the 16x6 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+6]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([6][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_6(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_7 computes the 16x7 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+7]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([7][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZF64_8 computes the 16x8 tile T = Σ_{l<kc} a[l·lda : l·lda+16] ⊗ b[l·ldb : l·ldb+8]
+// (rows of op(A) along the tile's rows, entries of B broadcast), of which
+// only the first rows entries of each row of A are read (1 ≤ rows ≤ 16).
+// mode&1: T += the scratch tile at ct ([8][16], column by column).
+// mode&2: the first rows rows of T are stored into C at c (row stride ldc);
+// otherwise T is stored into ct. Step l prefetches (into L2) the cache line
+// at pf + l·pfs: the data of a later call. If pk is not nil, the rows of A
+// read are also stored there, packed as [kc][16] (zeros past rows).
+//
+//go:noescape
+func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+
+// bcZTF64_1 sets the r x 1 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+1], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// gramZTF64_1 sets the 1x1 matrix at c (row stride ldc) to AᵀA for the p x 1
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_1(a *float64, lda int, c *float64, ldc int, p int)
+
+// transKF64_1 transposes the (8·nb) x 1 matrix at src (row stride 1) into the
+// 1 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_1(dst *float64, ldd int, src *float64, nb int)
+
+// bcZTF64_2 sets the r x 2 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+2], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// gramZTF64_2 sets the 2x2 matrix at c (row stride ldc) to AᵀA for the p x 2
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_2(a *float64, lda int, c *float64, ldc int, p int)
+
+// transKF64_2 transposes the (8·nb) x 2 matrix at src (row stride 2) into the
+// 2 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_2(dst *float64, ldd int, src *float64, nb int)
+
+// bcZTF64_3 sets the r x 3 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+3], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// gramZTF64_3 sets the 3x3 matrix at c (row stride ldc) to AᵀA for the p x 3
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_3(a *float64, lda int, c *float64, ldc int, p int)
+
+// transKF64_3 transposes the (8·nb) x 3 matrix at src (row stride 3) into the
+// 3 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_3(dst *float64, ldd int, src *float64, nb int)
+
+// bcZTF64_4 sets the r x 4 block of C at c (row stride ldc) to
+// Σ_{l<p} a[l·lda : l·lda+r] ⊗ b[l·ldb : l·ldb+4], by tiles of 16 rows.
+// Nothing past the r entries of each row of A is read. r, p ≥ 1.
+//
+//go:noescape
+func bcZTF64_4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+
+// gramZTF64_4 sets the 4x4 matrix at c (row stride ldc) to AᵀA for the p x 4
+// matrix A at a (row stride lda). Nothing past the k entries of a row is read.
+//
+//go:noescape
+func gramZTF64_4(a *float64, lda int, c *float64, ldc int, p int)
+
+// transKF64_4 transposes the (8·nb) x 4 matrix at src (row stride 4) into the
+// 4 x (8·nb) matrix at dst (row stride ldd).
+//
+//go:noescape
+func transKF64_4(dst *float64, ldd int, src *float64, nb int)
+
+// gatherZF64 transposes the n x k matrix at src (row stride lds) into the
+// k x n matrix at dst (row stride ldd). lds·(16-1) must fit in an int32.
+//
+//go:noescape
+func gatherZF64(dst *float64, ldd int, src *float64, lds int, n int, k int)
+
+// transZF64 transposes the (8·nb) x k matrix at src (row stride lds) into the
+// k x (8·nb) matrix at dst (row stride ldd). Nothing past column k is read.
+//
+//go:noescape
+func transZF64(dst *float64, ldd int, src *float64, lds int, nb int, k int)

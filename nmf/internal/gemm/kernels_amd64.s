@@ -4545,3 +4545,19269 @@ next:
 done:
 	VZEROUPPER
 	RET
+
+DATA iota16<>+0(SB)/4, $0x00000000
+DATA iota16<>+4(SB)/4, $0x00000001
+DATA iota16<>+8(SB)/4, $0x00000002
+DATA iota16<>+12(SB)/4, $0x00000003
+DATA iota16<>+16(SB)/4, $0x00000004
+DATA iota16<>+20(SB)/4, $0x00000005
+DATA iota16<>+24(SB)/4, $0x00000006
+DATA iota16<>+28(SB)/4, $0x00000007
+DATA iota16<>+32(SB)/4, $0x00000008
+DATA iota16<>+36(SB)/4, $0x00000009
+DATA iota16<>+40(SB)/4, $0x0000000a
+DATA iota16<>+44(SB)/4, $0x0000000b
+DATA iota16<>+48(SB)/4, $0x0000000c
+DATA iota16<>+52(SB)/4, $0x0000000d
+DATA iota16<>+56(SB)/4, $0x0000000e
+DATA iota16<>+60(SB)/4, $0x0000000f
+GLOBL iota16<>(SB), RODATA|NOPTR, $64
+
+DATA rowsidx<>+0(SB)/8, $0x0000000000000000
+DATA rowsidx<>+8(SB)/8, $0x0000000000000001
+DATA rowsidx<>+16(SB)/8, $0x0000000000000008
+DATA rowsidx<>+24(SB)/8, $0x0000000000000009
+DATA rowsidx<>+32(SB)/8, $0x0000000000000002
+DATA rowsidx<>+40(SB)/8, $0x0000000000000003
+DATA rowsidx<>+48(SB)/8, $0x000000000000000a
+DATA rowsidx<>+56(SB)/8, $0x000000000000000b
+DATA rowsidx<>+64(SB)/8, $0x0000000000000004
+DATA rowsidx<>+72(SB)/8, $0x0000000000000005
+DATA rowsidx<>+80(SB)/8, $0x000000000000000c
+DATA rowsidx<>+88(SB)/8, $0x000000000000000d
+DATA rowsidx<>+96(SB)/8, $0x0000000000000006
+DATA rowsidx<>+104(SB)/8, $0x0000000000000007
+DATA rowsidx<>+112(SB)/8, $0x000000000000000e
+DATA rowsidx<>+120(SB)/8, $0x000000000000000f
+GLOBL rowsidx<>(SB), RODATA|NOPTR, $128
+
+// func dotZF32_1x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x1(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R9
+	MOVQ   n+48(FP), R10
+	SHRQ   $0x04, R10
+
+loop:
+	TESTQ       R10, R10
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z1
+	VMOVUPS     (R8), Z2
+	VFMADD231PS Z2, Z1, Z0
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, DI
+	DECQ        R10
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R9
+	SHLXQ       DI, R9, R9
+	DECQ        R9
+	KMOVW       R9, K1
+	VMOVUPS.Z   (SI), K1, Z1
+	VMOVUPS.Z   (R8), K1, Z2
+	VFMADD231PS Z2, Z1, Z0
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
+	VPXORD        Z31, Z31, Z31
+	VUNPCKHPS     Z31, Z0, Z30
+	VUNPCKLPS     Z31, Z0, Z0
+	VADDPS        Z30, Z0, Z0
+	VPXORD        Z31, Z31, Z31
+	VSHUFPS       $0xee, Z31, Z0, Z30
+	VSHUFPS       $0x44, Z31, Z0, Z0
+	VADDPS        Z30, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y30
+	VADDPS        Y30, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X30
+	VADDPS        X30, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VMOVUPS.Z     (DX), K1, X30
+	VADDPS        X30, X0, X0
+
+store_0_0:
+	VMOVUPS X0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x2(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z2
+	VMOVUPS     (R8), Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS     (R8)(R9*1), Z3
+	VFMADD231PS Z3, Z2, Z1
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, DI
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (SI), K1, Z2
+	VMOVUPS.Z   (R8), K1, Z3
+	VFMADD231PS Z3, Z2, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z3
+	VFMADD231PS Z3, Z2, Z1
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VSHUFPS       $0xee, Z1, Z0, Z31
+	VSHUFPS       $0x44, Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPS        Y31, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X31
+	VADDPS        X31, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VMOVUPS.Z     (DX), K1, X31
+	VADDPS        X31, X0, X0
+
+store_0_0:
+	VMOVUPS X0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x3(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z3
+	VMOVUPS     (R8), Z4
+	VFMADD231PS Z4, Z3, Z0
+	VMOVUPS     (R8)(R9*1), Z4
+	VFMADD231PS Z4, Z3, Z1
+	VMOVUPS     (R8)(R9*2), Z4
+	VFMADD231PS Z4, Z3, Z2
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, DI
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (SI), K1, Z3
+	VMOVUPS.Z   (R8), K1, Z4
+	VFMADD231PS Z4, Z3, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z4
+	VFMADD231PS Z4, Z3, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z4
+	VFMADD231PS Z4, Z3, Z2
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPS     Z1, Z2, Z31
+	VUNPCKLPS     Z1, Z2, Z2
+	VADDPS        Z31, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z1
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VMOVUPS.Z     (DX), K1, X1
+	VADDPS        X1, X0, X0
+
+store_0_0:
+	VMOVUPS X0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x4(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z4
+	VMOVUPS     (R8), Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS     (R8)(R9*1), Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS     (R8)(R9*2), Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS     (R8)(R10*1), Z5
+	VFMADD231PS Z5, Z4, Z3
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       DI, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (SI), K1, Z4
+	VMOVUPS.Z   (R8), K1, Z5
+	VFMADD231PS Z5, Z4, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z5
+	VFMADD231PS Z5, Z4, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z5
+	VFMADD231PS Z5, Z4, Z3
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPS        (DX), X0, X0
+
+store_0_0:
+	VMOVUPS X0, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x5(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z5
+	VMOVUPS     (R8), Z6
+	VFMADD231PS Z6, Z5, Z0
+	VMOVUPS     (R8)(R9*1), Z6
+	VFMADD231PS Z6, Z5, Z1
+	VMOVUPS     (R8)(R9*2), Z6
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS     (R8)(R10*1), Z6
+	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS     (R11), Z6
+	VFMADD231PS Z6, Z5, Z4
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z5
+	VMOVUPS.Z   (R8), K1, Z6
+	VFMADD231PS Z6, Z5, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z6
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z6
+	VFMADD231PS Z6, Z5, Z3
+	VMOVUPS.Z   (R11), K1, Z6
+	VFMADD231PS Z6, Z5, Z4
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPS        (DX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (DX)
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
+	VPXORD        Z0, Z0, Z0
+	VUNPCKHPS     Z0, Z4, Z3
+	VUNPCKLPS     Z0, Z4, Z4
+	VADDPS        Z3, Z4, Z4
+	VPXORD        Z0, Z0, Z0
+	VSHUFPS       $0xee, Z0, Z4, Z3
+	VSHUFPS       $0x44, Z0, Z4, Z4
+	VADDPS        Z3, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y3
+	VADDPS        Y3, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X3
+	VADDPS        X3, X4, X4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VMOVUPS.Z     16(DX), K1, X3
+	VADDPS        X3, X4, X4
+
+store_4_0:
+	VMOVUPS X4, K1, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x6(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z6
+	VMOVUPS     (R8), Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS     (R8)(R9*1), Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS     (R8)(R9*2), Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS     (R8)(R10*1), Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS     (R11), Z7
+	VFMADD231PS Z7, Z6, Z4
+	VMOVUPS     (R11)(R9*1), Z7
+	VFMADD231PS Z7, Z6, Z5
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z6
+	VMOVUPS.Z   (R8), K1, Z7
+	VFMADD231PS Z7, Z6, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z7
+	VFMADD231PS Z7, Z6, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z3
+	VMOVUPS.Z   (R11), K1, Z7
+	VFMADD231PS Z7, Z6, Z4
+	VMOVUPS.Z   (R11)(R9*1), K1, Z7
+	VFMADD231PS Z7, Z6, Z5
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPS        (DX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (DX)
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
+	VUNPCKHPS     Z5, Z4, Z0
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z4, Z0
+	VSHUFPS       $0x44, Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X0
+	VADDPS        X0, X4, X4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VMOVUPS.Z     16(DX), K1, X0
+	VADDPS        X0, X4, X4
+
+store_4_0:
+	VMOVUPS X4, K1, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x7(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z7
+	VMOVUPS     (R8), Z8
+	VFMADD231PS Z8, Z7, Z0
+	VMOVUPS     (R8)(R9*1), Z8
+	VFMADD231PS Z8, Z7, Z1
+	VMOVUPS     (R8)(R9*2), Z8
+	VFMADD231PS Z8, Z7, Z2
+	VMOVUPS     (R8)(R10*1), Z8
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS     (R11), Z8
+	VFMADD231PS Z8, Z7, Z4
+	VMOVUPS     (R11)(R9*1), Z8
+	VFMADD231PS Z8, Z7, Z5
+	VMOVUPS     (R11)(R9*2), Z8
+	VFMADD231PS Z8, Z7, Z6
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z7
+	VMOVUPS.Z   (R8), K1, Z8
+	VFMADD231PS Z8, Z7, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z8
+	VFMADD231PS Z8, Z7, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z8
+	VFMADD231PS Z8, Z7, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z8
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS.Z   (R11), K1, Z8
+	VFMADD231PS Z8, Z7, Z4
+	VMOVUPS.Z   (R11)(R9*1), K1, Z8
+	VFMADD231PS Z8, Z7, Z5
+	VMOVUPS.Z   (R11)(R9*2), K1, Z8
+	VFMADD231PS Z8, Z7, Z6
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPS        (DX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (DX)
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
+	VUNPCKHPS     Z5, Z4, Z0
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPS     Z5, Z6, Z0
+	VUNPCKLPS     Z5, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z5
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z5, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y5
+	VADDPS        Y5, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VMOVUPS.Z     16(DX), K1, X5
+	VADDPS        X5, X4, X4
+
+store_4_0:
+	VMOVUPS X4, K1, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_1x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_1x8(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x02, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPS     (SI), Z8
+	VMOVUPS     (R8), Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS     (R8)(R9*1), Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS     (R8)(R9*2), Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS     (R8)(R10*1), Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS     (R11), Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS     (R11)(R9*1), Z9
+	VFMADD231PS Z9, Z8, Z5
+	VMOVUPS     (R11)(R9*2), Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS     (R11)(R10*1), Z9
+	VFMADD231PS Z9, Z8, Z7
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x0f, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (SI), K1, Z8
+	VMOVUPS.Z   (R8), K1, Z9
+	VFMADD231PS Z9, Z8, Z0
+	VMOVUPS.Z   (R8)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z1
+	VMOVUPS.Z   (R8)(R9*2), K1, Z9
+	VFMADD231PS Z9, Z8, Z2
+	VMOVUPS.Z   (R8)(R10*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z3
+	VMOVUPS.Z   (R11), K1, Z9
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R11)(R9*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z5
+	VMOVUPS.Z   (R11)(R9*2), K1, Z9
+	VFMADD231PS Z9, Z8, Z6
+	VMOVUPS.Z   (R11)(R10*1), K1, Z9
+	VFMADD231PS Z9, Z8, Z7
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x02, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPS        (DX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (DX)
+	VUNPCKHPS     Z5, Z4, Z0
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKHPS     Z7, Z6, Z5
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z5, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z7
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPS        Y7, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X7
+	VADDPS        X7, X4, X4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VADDPS        16(DX), X4, X4
+
+store_4_0:
+	VMOVUPS X4, 16(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x1(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z2
+	VMOVUPS     (DI)(AX*1), Z3
+	VMOVUPS     (R9), Z4
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z4, Z3, Z1
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (DI), K1, Z2
+	VMOVUPS.Z   (DI)(AX*1), K1, Z3
+	VMOVUPS.Z   (R9), K1, Z4
+	VFMADD231PS Z4, Z2, Z0
+	VFMADD231PS Z4, Z3, Z1
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z31, Z31, Z31
+	VUNPCKHPS     Z31, Z0, Z30
+	VUNPCKLPS     Z31, Z0, Z0
+	VADDPS        Z30, Z0, Z0
+	VPXORD        Z31, Z31, Z31
+	VSHUFPS       $0xee, Z31, Z0, Z30
+	VSHUFPS       $0x44, Z31, Z0, Z0
+	VADDPS        Z30, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y30
+	VADDPS        Y30, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X30
+	VADDPS        X30, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPS.Z     (BX), K1, X30
+	VADDPS        X30, X0, X0
+
+store_0_0:
+	VMOVUPS       X0, K1, (BX)
+	VPXORD        Z0, Z0, Z0
+	VUNPCKHPS     Z0, Z1, Z30
+	VUNPCKLPS     Z0, Z1, Z1
+	VADDPS        Z30, Z1, Z1
+	VPXORD        Z0, Z0, Z0
+	VSHUFPS       $0xee, Z0, Z1, Z30
+	VSHUFPS       $0x44, Z0, Z1, Z1
+	VADDPS        Z30, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y30
+	VADDPS        Y30, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X30
+	VADDPS        X30, X1, X1
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPS.Z     (BX)(DI*1), K1, X30
+	VADDPS        X30, X1, X1
+
+store_0_1:
+	VMOVUPS X1, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x2(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z4
+	VMOVUPS     (DI)(AX*1), Z5
+	VMOVUPS     (R9), Z6
+	VFMADD231PS Z6, Z4, Z0
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS     (R9)(R10*1), Z6
+	VFMADD231PS Z6, Z4, Z1
+	VFMADD231PS Z6, Z5, Z3
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMOVUPS.Z   (DI)(AX*1), K1, Z5
+	VMOVUPS.Z   (R9), K1, Z6
+	VFMADD231PS Z6, Z4, Z0
+	VFMADD231PS Z6, Z5, Z2
+	VMOVUPS.Z   (R9)(R10*1), K1, Z6
+	VFMADD231PS Z6, Z4, Z1
+	VFMADD231PS Z6, Z5, Z3
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VSHUFPS       $0xee, Z1, Z0, Z31
+	VSHUFPS       $0x44, Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPS        Y31, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X31
+	VADDPS        X31, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPS.Z     (BX), K1, X31
+	VADDPS        X31, X0, X0
+
+store_0_0:
+	VMOVUPS       X0, K1, (BX)
+	VUNPCKHPS     Z3, Z2, Z0
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z0, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VSHUFPS       $0xee, Z3, Z2, Z0
+	VSHUFPS       $0x44, Z3, Z2, Z2
+	VADDPS        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPS.Z     (BX)(DI*1), K1, X0
+	VADDPS        X0, X2, X2
+
+store_0_1:
+	VMOVUPS X2, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x3(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z6
+	VMOVUPS     (DI)(AX*1), Z7
+	VMOVUPS     (R9), Z8
+	VFMADD231PS Z8, Z6, Z0
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS     (R9)(R10*1), Z8
+	VFMADD231PS Z8, Z6, Z1
+	VFMADD231PS Z8, Z7, Z4
+	VMOVUPS     (R9)(R10*2), Z8
+	VFMADD231PS Z8, Z6, Z2
+	VFMADD231PS Z8, Z7, Z5
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z6
+	VMOVUPS.Z   (DI)(AX*1), K1, Z7
+	VMOVUPS.Z   (R9), K1, Z8
+	VFMADD231PS Z8, Z6, Z0
+	VFMADD231PS Z8, Z7, Z3
+	VMOVUPS.Z   (R9)(R10*1), K1, Z8
+	VFMADD231PS Z8, Z6, Z1
+	VFMADD231PS Z8, Z7, Z4
+	VMOVUPS.Z   (R9)(R10*2), K1, Z8
+	VFMADD231PS Z8, Z6, Z2
+	VFMADD231PS Z8, Z7, Z5
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPS     Z1, Z2, Z31
+	VUNPCKLPS     Z1, Z2, Z2
+	VADDPS        Z31, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z1
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPS.Z     (BX), K1, X1
+	VADDPS        X1, X0, X0
+
+store_0_0:
+	VMOVUPS       X0, K1, (BX)
+	VUNPCKHPS     Z4, Z3, Z0
+	VUNPCKLPS     Z4, Z3, Z3
+	VADDPS        Z0, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPS     Z4, Z5, Z0
+	VUNPCKLPS     Z4, Z5, Z5
+	VADDPS        Z0, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z3, Z4
+	VSHUFPS       $0x44, Z5, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPS        X4, X3, X3
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPS.Z     (BX)(DI*1), K1, X4
+	VADDPS        X4, X3, X3
+
+store_0_1:
+	VMOVUPS X3, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x4(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z8
+	VMOVUPS     (DI)(AX*1), Z9
+	VMOVUPS     (R9), Z10
+	VFMADD231PS Z10, Z8, Z0
+	VFMADD231PS Z10, Z9, Z4
+	VMOVUPS     (R9)(R10*1), Z10
+	VFMADD231PS Z10, Z8, Z1
+	VFMADD231PS Z10, Z9, Z5
+	VMOVUPS     (R9)(R10*2), Z10
+	VFMADD231PS Z10, Z8, Z2
+	VFMADD231PS Z10, Z9, Z6
+	VMOVUPS     (R9)(R11*1), Z10
+	VFMADD231PS Z10, Z8, Z3
+	VFMADD231PS Z10, Z9, Z7
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (DI), K1, Z8
+	VMOVUPS.Z   (DI)(AX*1), K1, Z9
+	VMOVUPS.Z   (R9), K1, Z10
+	VFMADD231PS Z10, Z8, Z0
+	VFMADD231PS Z10, Z9, Z4
+	VMOVUPS.Z   (R9)(R10*1), K1, Z10
+	VFMADD231PS Z10, Z8, Z1
+	VFMADD231PS Z10, Z9, Z5
+	VMOVUPS.Z   (R9)(R10*2), K1, Z10
+	VFMADD231PS Z10, Z8, Z2
+	VFMADD231PS Z10, Z9, Z6
+	VMOVUPS.Z   (R9)(R11*1), K1, Z10
+	VFMADD231PS Z10, Z8, Z3
+	VFMADD231PS Z10, Z9, Z7
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z5, Z4, Z0
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKHPS     Z7, Z6, Z5
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z5, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z7
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPS        Y7, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X7
+	VADDPS        X7, X4, X4
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X4, X4
+
+store_0_1:
+	VMOVUPS X4, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x5(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z10
+	VMOVUPS     (DI)(AX*1), Z11
+	VMOVUPS     (R9), Z12
+	VFMADD231PS Z12, Z10, Z0
+	VFMADD231PS Z12, Z11, Z5
+	VMOVUPS     (R9)(R10*1), Z12
+	VFMADD231PS Z12, Z10, Z1
+	VFMADD231PS Z12, Z11, Z6
+	VMOVUPS     (R9)(R10*2), Z12
+	VFMADD231PS Z12, Z10, Z2
+	VFMADD231PS Z12, Z11, Z7
+	VMOVUPS     (R9)(R11*1), Z12
+	VFMADD231PS Z12, Z10, Z3
+	VFMADD231PS Z12, Z11, Z8
+	VMOVUPS     (R12), Z12
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z9
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z10
+	VMOVUPS.Z   (DI)(AX*1), K1, Z11
+	VMOVUPS.Z   (R9), K1, Z12
+	VFMADD231PS Z12, Z10, Z0
+	VFMADD231PS Z12, Z11, Z5
+	VMOVUPS.Z   (R9)(R10*1), K1, Z12
+	VFMADD231PS Z12, Z10, Z1
+	VFMADD231PS Z12, Z11, Z6
+	VMOVUPS.Z   (R9)(R10*2), K1, Z12
+	VFMADD231PS Z12, Z10, Z2
+	VFMADD231PS Z12, Z11, Z7
+	VMOVUPS.Z   (R9)(R11*1), K1, Z12
+	VFMADD231PS Z12, Z10, Z3
+	VFMADD231PS Z12, Z11, Z8
+	VMOVUPS.Z   (R12), K1, Z12
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z9
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z6, Z5, Z0
+	VUNPCKLPS     Z6, Z5, Z5
+	VADDPS        Z0, Z5, Z5
+	VUNPCKHPS     Z8, Z7, Z6
+	VUNPCKLPS     Z8, Z7, Z7
+	VADDPS        Z6, Z7, Z7
+	VSHUFPS       $0xee, Z7, Z5, Z8
+	VSHUFPS       $0x44, Z7, Z5, Z5
+	VADDPS        Z8, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y8
+	VADDPS        Y8, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X8
+	VADDPS        X8, X5, X5
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X5, X5
+
+store_0_1:
+	VMOVUPS       X5, (BX)(DI*1)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPS     Z5, Z4, Z8
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z8, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z4, Z8
+	VSHUFPS       $0x44, Z5, Z4, Z4
+	VADDPS        Z8, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPS        Y8, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X8
+	VADDPS        X8, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPS.Z     16(BX), K1, X8
+	VADDPS        X8, X4, X4
+
+store_4_0:
+	VMOVUPS       X4, K1, 16(BX)
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPS     Z4, Z9, Z8
+	VUNPCKLPS     Z4, Z9, Z9
+	VADDPS        Z8, Z9, Z9
+	VPXORD        Z4, Z4, Z4
+	VSHUFPS       $0xee, Z4, Z9, Z8
+	VSHUFPS       $0x44, Z4, Z9, Z9
+	VADDPS        Z8, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y8
+	VADDPS        Y8, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X8
+	VADDPS        X8, X9, X9
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPS.Z     16(BX)(DI*1), K1, X8
+	VADDPS        X8, X9, X9
+
+store_4_1:
+	VMOVUPS X9, K1, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x6(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z12
+	VMOVUPS     (DI)(AX*1), Z13
+	VMOVUPS     (R9), Z14
+	VFMADD231PS Z14, Z12, Z0
+	VFMADD231PS Z14, Z13, Z6
+	VMOVUPS     (R9)(R10*1), Z14
+	VFMADD231PS Z14, Z12, Z1
+	VFMADD231PS Z14, Z13, Z7
+	VMOVUPS     (R9)(R10*2), Z14
+	VFMADD231PS Z14, Z12, Z2
+	VFMADD231PS Z14, Z13, Z8
+	VMOVUPS     (R9)(R11*1), Z14
+	VFMADD231PS Z14, Z12, Z3
+	VFMADD231PS Z14, Z13, Z9
+	VMOVUPS     (R12), Z14
+	VFMADD231PS Z14, Z12, Z4
+	VFMADD231PS Z14, Z13, Z10
+	VMOVUPS     (R12)(R10*1), Z14
+	VFMADD231PS Z14, Z12, Z5
+	VFMADD231PS Z14, Z13, Z11
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z12
+	VMOVUPS.Z   (DI)(AX*1), K1, Z13
+	VMOVUPS.Z   (R9), K1, Z14
+	VFMADD231PS Z14, Z12, Z0
+	VFMADD231PS Z14, Z13, Z6
+	VMOVUPS.Z   (R9)(R10*1), K1, Z14
+	VFMADD231PS Z14, Z12, Z1
+	VFMADD231PS Z14, Z13, Z7
+	VMOVUPS.Z   (R9)(R10*2), K1, Z14
+	VFMADD231PS Z14, Z12, Z2
+	VFMADD231PS Z14, Z13, Z8
+	VMOVUPS.Z   (R9)(R11*1), K1, Z14
+	VFMADD231PS Z14, Z12, Z3
+	VFMADD231PS Z14, Z13, Z9
+	VMOVUPS.Z   (R12), K1, Z14
+	VFMADD231PS Z14, Z12, Z4
+	VFMADD231PS Z14, Z13, Z10
+	VMOVUPS.Z   (R12)(R10*1), K1, Z14
+	VFMADD231PS Z14, Z12, Z5
+	VFMADD231PS Z14, Z13, Z11
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z7, Z6, Z0
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VUNPCKHPS     Z9, Z8, Z7
+	VUNPCKLPS     Z9, Z8, Z8
+	VADDPS        Z7, Z8, Z8
+	VSHUFPS       $0xee, Z8, Z6, Z9
+	VSHUFPS       $0x44, Z8, Z6, Z6
+	VADDPS        Z9, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VADDPS        Y9, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X9
+	VADDPS        X9, X6, X6
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X6, X6
+
+store_0_1:
+	VMOVUPS       X6, (BX)(DI*1)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z5, Z4, Z6
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z6, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z4, Z6
+	VSHUFPS       $0x44, Z5, Z4, Z4
+	VADDPS        Z6, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y6
+	VADDPS        Y6, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X6
+	VADDPS        X6, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPS.Z     16(BX), K1, X6
+	VADDPS        X6, X4, X4
+
+store_4_0:
+	VMOVUPS       X4, K1, 16(BX)
+	VUNPCKHPS     Z11, Z10, Z4
+	VUNPCKLPS     Z11, Z10, Z10
+	VADDPS        Z4, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+	VSHUFPS       $0xee, Z11, Z10, Z4
+	VSHUFPS       $0x44, Z11, Z10, Z10
+	VADDPS        Z4, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y4
+	VADDPS        Y4, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X4
+	VADDPS        X4, X10, X10
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPS.Z     16(BX)(DI*1), K1, X4
+	VADDPS        X4, X10, X10
+
+store_4_1:
+	VMOVUPS X10, K1, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x7(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z14
+	VMOVUPS     (DI)(AX*1), Z15
+	VMOVUPS     (R9), Z16
+	VFMADD231PS Z16, Z14, Z0
+	VFMADD231PS Z16, Z15, Z7
+	VMOVUPS     (R9)(R10*1), Z16
+	VFMADD231PS Z16, Z14, Z1
+	VFMADD231PS Z16, Z15, Z8
+	VMOVUPS     (R9)(R10*2), Z16
+	VFMADD231PS Z16, Z14, Z2
+	VFMADD231PS Z16, Z15, Z9
+	VMOVUPS     (R9)(R11*1), Z16
+	VFMADD231PS Z16, Z14, Z3
+	VFMADD231PS Z16, Z15, Z10
+	VMOVUPS     (R12), Z16
+	VFMADD231PS Z16, Z14, Z4
+	VFMADD231PS Z16, Z15, Z11
+	VMOVUPS     (R12)(R10*1), Z16
+	VFMADD231PS Z16, Z14, Z5
+	VFMADD231PS Z16, Z15, Z12
+	VMOVUPS     (R12)(R10*2), Z16
+	VFMADD231PS Z16, Z14, Z6
+	VFMADD231PS Z16, Z15, Z13
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z14
+	VMOVUPS.Z   (DI)(AX*1), K1, Z15
+	VMOVUPS.Z   (R9), K1, Z16
+	VFMADD231PS Z16, Z14, Z0
+	VFMADD231PS Z16, Z15, Z7
+	VMOVUPS.Z   (R9)(R10*1), K1, Z16
+	VFMADD231PS Z16, Z14, Z1
+	VFMADD231PS Z16, Z15, Z8
+	VMOVUPS.Z   (R9)(R10*2), K1, Z16
+	VFMADD231PS Z16, Z14, Z2
+	VFMADD231PS Z16, Z15, Z9
+	VMOVUPS.Z   (R9)(R11*1), K1, Z16
+	VFMADD231PS Z16, Z14, Z3
+	VFMADD231PS Z16, Z15, Z10
+	VMOVUPS.Z   (R12), K1, Z16
+	VFMADD231PS Z16, Z14, Z4
+	VFMADD231PS Z16, Z15, Z11
+	VMOVUPS.Z   (R12)(R10*1), K1, Z16
+	VFMADD231PS Z16, Z14, Z5
+	VFMADD231PS Z16, Z15, Z12
+	VMOVUPS.Z   (R12)(R10*2), K1, Z16
+	VFMADD231PS Z16, Z14, Z6
+	VFMADD231PS Z16, Z15, Z13
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z8, Z7, Z0
+	VUNPCKLPS     Z8, Z7, Z7
+	VADDPS        Z0, Z7, Z7
+	VUNPCKHPS     Z10, Z9, Z8
+	VUNPCKLPS     Z10, Z9, Z9
+	VADDPS        Z8, Z9, Z9
+	VSHUFPS       $0xee, Z9, Z7, Z10
+	VSHUFPS       $0x44, Z9, Z7, Z7
+	VADDPS        Z10, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VADDPS        Y10, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X10
+	VADDPS        X10, X7, X7
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X7, X7
+
+store_0_1:
+	VMOVUPS       X7, (BX)(DI*1)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z5, Z4, Z7
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z7, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPS     Z5, Z6, Z7
+	VUNPCKLPS     Z5, Z6, Z6
+	VADDPS        Z7, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z5
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z5, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y5
+	VADDPS        Y5, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPS.Z     16(BX), K1, X5
+	VADDPS        X5, X4, X4
+
+store_4_0:
+	VMOVUPS       X4, K1, 16(BX)
+	VUNPCKHPS     Z12, Z11, Z4
+	VUNPCKLPS     Z12, Z11, Z11
+	VADDPS        Z4, Z11, Z11
+	VPXORD        Z12, Z12, Z12
+	VUNPCKHPS     Z12, Z13, Z4
+	VUNPCKLPS     Z12, Z13, Z13
+	VADDPS        Z4, Z13, Z13
+	VSHUFPS       $0xee, Z13, Z11, Z12
+	VSHUFPS       $0x44, Z13, Z11, Z11
+	VADDPS        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VADDPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPS.Z     16(BX)(DI*1), K1, X12
+	VADDPS        X12, X11, X11
+
+store_4_1:
+	VMOVUPS X11, K1, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_2x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_2x8(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPS     (DI), Z16
+	VMOVUPS     (DI)(AX*1), Z17
+	VMOVUPS     (R9), Z18
+	VFMADD231PS Z18, Z16, Z0
+	VFMADD231PS Z18, Z17, Z8
+	VMOVUPS     (R9)(R10*1), Z18
+	VFMADD231PS Z18, Z16, Z1
+	VFMADD231PS Z18, Z17, Z9
+	VMOVUPS     (R9)(R10*2), Z18
+	VFMADD231PS Z18, Z16, Z2
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS     (R9)(R11*1), Z18
+	VFMADD231PS Z18, Z16, Z3
+	VFMADD231PS Z18, Z17, Z11
+	VMOVUPS     (R12), Z18
+	VFMADD231PS Z18, Z16, Z4
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS     (R12)(R10*1), Z18
+	VFMADD231PS Z18, Z16, Z5
+	VFMADD231PS Z18, Z17, Z13
+	VMOVUPS     (R12)(R10*2), Z18
+	VFMADD231PS Z18, Z16, Z6
+	VFMADD231PS Z18, Z17, Z14
+	VMOVUPS     (R12)(R11*1), Z18
+	VFMADD231PS Z18, Z16, Z7
+	VFMADD231PS Z18, Z17, Z15
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z16
+	VMOVUPS.Z   (DI)(AX*1), K1, Z17
+	VMOVUPS.Z   (R9), K1, Z18
+	VFMADD231PS Z18, Z16, Z0
+	VFMADD231PS Z18, Z17, Z8
+	VMOVUPS.Z   (R9)(R10*1), K1, Z18
+	VFMADD231PS Z18, Z16, Z1
+	VFMADD231PS Z18, Z17, Z9
+	VMOVUPS.Z   (R9)(R10*2), K1, Z18
+	VFMADD231PS Z18, Z16, Z2
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS.Z   (R9)(R11*1), K1, Z18
+	VFMADD231PS Z18, Z16, Z3
+	VFMADD231PS Z18, Z17, Z11
+	VMOVUPS.Z   (R12), K1, Z18
+	VFMADD231PS Z18, Z16, Z4
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS.Z   (R12)(R10*1), K1, Z18
+	VFMADD231PS Z18, Z16, Z5
+	VFMADD231PS Z18, Z17, Z13
+	VMOVUPS.Z   (R12)(R10*2), K1, Z18
+	VFMADD231PS Z18, Z16, Z6
+	VFMADD231PS Z18, Z17, Z14
+	VMOVUPS.Z   (R12)(R11*1), K1, Z18
+	VFMADD231PS Z18, Z16, Z7
+	VFMADD231PS Z18, Z17, Z15
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z9, Z8, Z0
+	VUNPCKLPS     Z9, Z8, Z8
+	VADDPS        Z0, Z8, Z8
+	VUNPCKHPS     Z11, Z10, Z9
+	VUNPCKLPS     Z11, Z10, Z10
+	VADDPS        Z9, Z10, Z10
+	VSHUFPS       $0xee, Z10, Z8, Z11
+	VSHUFPS       $0x44, Z10, Z8, Z8
+	VADDPS        Z11, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	VADDPS        Y11, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X11
+	VADDPS        X11, X8, X8
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X8, X8
+
+store_0_1:
+	VMOVUPS       X8, (BX)(DI*1)
+	VUNPCKHPS     Z5, Z4, Z8
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z8, Z4, Z4
+	VUNPCKHPS     Z7, Z6, Z5
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z5, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z7
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPS        Y7, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X7
+	VADDPS        X7, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VADDPS        16(BX), X4, X4
+
+store_4_0:
+	VMOVUPS       X4, 16(BX)
+	VUNPCKHPS     Z13, Z12, Z4
+	VUNPCKLPS     Z13, Z12, Z12
+	VADDPS        Z4, Z12, Z12
+	VUNPCKHPS     Z15, Z14, Z13
+	VUNPCKLPS     Z15, Z14, Z14
+	VADDPS        Z13, Z14, Z14
+	VSHUFPS       $0xee, Z14, Z12, Z15
+	VSHUFPS       $0x44, Z14, Z12, Z12
+	VADDPS        Z15, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y15
+	VADDPS        Y15, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X15
+	VADDPS        X15, X12, X12
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VADDPS        16(BX)(DI*1), X12, X12
+
+store_4_1:
+	VMOVUPS X12, 16(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x1(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x04, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z3
+	VMOVUPS     (DI)(AX*1), Z4
+	VMOVUPS     (DI)(AX*2), Z5
+	VMOVUPS     (R9), Z6
+	VFMADD231PS Z6, Z3, Z0
+	VFMADD231PS Z6, Z4, Z1
+	VFMADD231PS Z6, Z5, Z2
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPS.Z   (DI), K1, Z3
+	VMOVUPS.Z   (DI)(AX*1), K1, Z4
+	VMOVUPS.Z   (DI)(AX*2), K1, Z5
+	VMOVUPS.Z   (R9), K1, Z6
+	VFMADD231PS Z6, Z3, Z0
+	VFMADD231PS Z6, Z4, Z1
+	VFMADD231PS Z6, Z5, Z2
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z31, Z31, Z31
+	VUNPCKHPS     Z31, Z0, Z30
+	VUNPCKLPS     Z31, Z0, Z0
+	VADDPS        Z30, Z0, Z0
+	VPXORD        Z31, Z31, Z31
+	VSHUFPS       $0xee, Z31, Z0, Z30
+	VSHUFPS       $0x44, Z31, Z0, Z0
+	VADDPS        Z30, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y30
+	VADDPS        Y30, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X30
+	VADDPS        X30, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPS.Z     (BX), K1, X30
+	VADDPS        X30, X0, X0
+
+store_0_0:
+	VMOVUPS       X0, K1, (BX)
+	VPXORD        Z0, Z0, Z0
+	VUNPCKHPS     Z0, Z1, Z30
+	VUNPCKLPS     Z0, Z1, Z1
+	VADDPS        Z30, Z1, Z1
+	VPXORD        Z0, Z0, Z0
+	VSHUFPS       $0xee, Z0, Z1, Z30
+	VSHUFPS       $0x44, Z0, Z1, Z1
+	VADDPS        Z30, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y30
+	VADDPS        Y30, Y1, Y1
+	VEXTRACTF32X4 $0x01, Y1, X30
+	VADDPS        X30, X1, X1
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPS.Z     (BX)(DI*1), K1, X30
+	VADDPS        X30, X1, X1
+
+store_0_1:
+	VMOVUPS       X1, K1, (BX)(DI*1)
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPS     Z1, Z2, Z30
+	VUNPCKLPS     Z1, Z2, Z2
+	VADDPS        Z30, Z2, Z2
+	VPXORD        Z1, Z1, Z1
+	VSHUFPS       $0xee, Z1, Z2, Z30
+	VSHUFPS       $0x44, Z1, Z2, Z2
+	VADDPS        Z30, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y30
+	VADDPS        Y30, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X30
+	VADDPS        X30, X2, X2
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VMOVUPS.Z     (BX)(DI*2), K1, X30
+	VADDPS        X30, X2, X2
+
+store_0_2:
+	VMOVUPS X2, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x2(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z6
+	VMOVUPS     (DI)(AX*1), Z7
+	VMOVUPS     (DI)(AX*2), Z8
+	VMOVUPS     (R9), Z9
+	VFMADD231PS Z9, Z6, Z0
+	VFMADD231PS Z9, Z7, Z2
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS     (R9)(R10*1), Z9
+	VFMADD231PS Z9, Z6, Z1
+	VFMADD231PS Z9, Z7, Z3
+	VFMADD231PS Z9, Z8, Z5
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z6
+	VMOVUPS.Z   (DI)(AX*1), K1, Z7
+	VMOVUPS.Z   (DI)(AX*2), K1, Z8
+	VMOVUPS.Z   (R9), K1, Z9
+	VFMADD231PS Z9, Z6, Z0
+	VFMADD231PS Z9, Z7, Z2
+	VFMADD231PS Z9, Z8, Z4
+	VMOVUPS.Z   (R9)(R10*1), K1, Z9
+	VFMADD231PS Z9, Z6, Z1
+	VFMADD231PS Z9, Z7, Z3
+	VFMADD231PS Z9, Z8, Z5
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VSHUFPS       $0xee, Z1, Z0, Z31
+	VSHUFPS       $0x44, Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPS        Y31, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X31
+	VADDPS        X31, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPS.Z     (BX), K1, X31
+	VADDPS        X31, X0, X0
+
+store_0_0:
+	VMOVUPS       X0, K1, (BX)
+	VUNPCKHPS     Z3, Z2, Z0
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z0, Z2, Z2
+	VPXORD        Z3, Z3, Z3
+	VSHUFPS       $0xee, Z3, Z2, Z0
+	VSHUFPS       $0x44, Z3, Z2, Z2
+	VADDPS        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y2
+	VEXTRACTF32X4 $0x01, Y2, X0
+	VADDPS        X0, X2, X2
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPS.Z     (BX)(DI*1), K1, X0
+	VADDPS        X0, X2, X2
+
+store_0_1:
+	VMOVUPS       X2, K1, (BX)(DI*1)
+	VUNPCKHPS     Z5, Z4, Z2
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z2, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z4, Z2
+	VSHUFPS       $0x44, Z5, Z4, Z4
+	VADDPS        Z2, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y2
+	VADDPS        Y2, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X2
+	VADDPS        X2, X4, X4
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VMOVUPS.Z     (BX)(DI*2), K1, X2
+	VADDPS        X2, X4, X4
+
+store_0_2:
+	VMOVUPS X4, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x3(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x04, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z9
+	VMOVUPS     (DI)(AX*1), Z10
+	VMOVUPS     (DI)(AX*2), Z11
+	VMOVUPS     (R9), Z12
+	VFMADD231PS Z12, Z9, Z0
+	VFMADD231PS Z12, Z10, Z3
+	VFMADD231PS Z12, Z11, Z6
+	VMOVUPS     (R9)(R10*1), Z12
+	VFMADD231PS Z12, Z9, Z1
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z7
+	VMOVUPS     (R9)(R10*2), Z12
+	VFMADD231PS Z12, Z9, Z2
+	VFMADD231PS Z12, Z10, Z5
+	VFMADD231PS Z12, Z11, Z8
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPS.Z   (DI), K1, Z9
+	VMOVUPS.Z   (DI)(AX*1), K1, Z10
+	VMOVUPS.Z   (DI)(AX*2), K1, Z11
+	VMOVUPS.Z   (R9), K1, Z12
+	VFMADD231PS Z12, Z9, Z0
+	VFMADD231PS Z12, Z10, Z3
+	VFMADD231PS Z12, Z11, Z6
+	VMOVUPS.Z   (R9)(R10*1), K1, Z12
+	VFMADD231PS Z12, Z9, Z1
+	VFMADD231PS Z12, Z10, Z4
+	VFMADD231PS Z12, Z11, Z7
+	VMOVUPS.Z   (R9)(R10*2), K1, Z12
+	VFMADD231PS Z12, Z9, Z2
+	VFMADD231PS Z12, Z10, Z5
+	VFMADD231PS Z12, Z11, Z8
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPS     Z1, Z2, Z31
+	VUNPCKLPS     Z1, Z2, Z2
+	VADDPS        Z31, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z1
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPS.Z     (BX), K1, X1
+	VADDPS        X1, X0, X0
+
+store_0_0:
+	VMOVUPS       X0, K1, (BX)
+	VUNPCKHPS     Z4, Z3, Z0
+	VUNPCKLPS     Z4, Z3, Z3
+	VADDPS        Z0, Z3, Z3
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPS     Z4, Z5, Z0
+	VUNPCKLPS     Z4, Z5, Z5
+	VADDPS        Z0, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z3, Z4
+	VSHUFPS       $0x44, Z5, Z3, Z3
+	VADDPS        Z4, Z3, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y3
+	VEXTRACTF32X4 $0x01, Y3, X4
+	VADDPS        X4, X3, X3
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPS.Z     (BX)(DI*1), K1, X4
+	VADDPS        X4, X3, X3
+
+store_0_1:
+	VMOVUPS       X3, K1, (BX)(DI*1)
+	VUNPCKHPS     Z7, Z6, Z3
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z3, Z6, Z6
+	VPXORD        Z7, Z7, Z7
+	VUNPCKHPS     Z7, Z8, Z3
+	VUNPCKLPS     Z7, Z8, Z8
+	VADDPS        Z3, Z8, Z8
+	VSHUFPS       $0xee, Z8, Z6, Z7
+	VSHUFPS       $0x44, Z8, Z6, Z6
+	VADDPS        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y7
+	VADDPS        Y7, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X7
+	VADDPS        X7, X6, X6
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VMOVUPS.Z     (BX)(DI*2), K1, X7
+	VADDPS        X7, X6, X6
+
+store_0_2:
+	VMOVUPS X6, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x4(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z12
+	VMOVUPS     (DI)(AX*1), Z13
+	VMOVUPS     (DI)(AX*2), Z14
+	VMOVUPS     (R9), Z15
+	VFMADD231PS Z15, Z12, Z0
+	VFMADD231PS Z15, Z13, Z4
+	VFMADD231PS Z15, Z14, Z8
+	VMOVUPS     (R9)(R10*1), Z15
+	VFMADD231PS Z15, Z12, Z1
+	VFMADD231PS Z15, Z13, Z5
+	VFMADD231PS Z15, Z14, Z9
+	VMOVUPS     (R9)(R10*2), Z15
+	VFMADD231PS Z15, Z12, Z2
+	VFMADD231PS Z15, Z13, Z6
+	VFMADD231PS Z15, Z14, Z10
+	VMOVUPS     (R9)(R11*1), Z15
+	VFMADD231PS Z15, Z12, Z3
+	VFMADD231PS Z15, Z13, Z7
+	VFMADD231PS Z15, Z14, Z11
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPS.Z   (DI), K1, Z12
+	VMOVUPS.Z   (DI)(AX*1), K1, Z13
+	VMOVUPS.Z   (DI)(AX*2), K1, Z14
+	VMOVUPS.Z   (R9), K1, Z15
+	VFMADD231PS Z15, Z12, Z0
+	VFMADD231PS Z15, Z13, Z4
+	VFMADD231PS Z15, Z14, Z8
+	VMOVUPS.Z   (R9)(R10*1), K1, Z15
+	VFMADD231PS Z15, Z12, Z1
+	VFMADD231PS Z15, Z13, Z5
+	VFMADD231PS Z15, Z14, Z9
+	VMOVUPS.Z   (R9)(R10*2), K1, Z15
+	VFMADD231PS Z15, Z12, Z2
+	VFMADD231PS Z15, Z13, Z6
+	VFMADD231PS Z15, Z14, Z10
+	VMOVUPS.Z   (R9)(R11*1), K1, Z15
+	VFMADD231PS Z15, Z12, Z3
+	VFMADD231PS Z15, Z13, Z7
+	VFMADD231PS Z15, Z14, Z11
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z5, Z4, Z0
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z0, Z4, Z4
+	VUNPCKHPS     Z7, Z6, Z5
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z5, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z7
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPS        Y7, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X7
+	VADDPS        X7, X4, X4
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X4, X4
+
+store_0_1:
+	VMOVUPS       X4, (BX)(DI*1)
+	VUNPCKHPS     Z9, Z8, Z4
+	VUNPCKLPS     Z9, Z8, Z8
+	VADDPS        Z4, Z8, Z8
+	VUNPCKHPS     Z11, Z10, Z9
+	VUNPCKLPS     Z11, Z10, Z10
+	VADDPS        Z9, Z10, Z10
+	VSHUFPS       $0xee, Z10, Z8, Z11
+	VSHUFPS       $0x44, Z10, Z8, Z8
+	VADDPS        Z11, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	VADDPS        Y11, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X11
+	VADDPS        X11, X8, X8
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPS        (BX)(DI*2), X8, X8
+
+store_0_2:
+	VMOVUPS X8, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x5(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x5(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z15
+	VMOVUPS     (DI)(AX*1), Z16
+	VMOVUPS     (DI)(AX*2), Z17
+	VMOVUPS     (R9), Z18
+	VFMADD231PS Z18, Z15, Z0
+	VFMADD231PS Z18, Z16, Z5
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS     (R9)(R10*1), Z18
+	VFMADD231PS Z18, Z15, Z1
+	VFMADD231PS Z18, Z16, Z6
+	VFMADD231PS Z18, Z17, Z11
+	VMOVUPS     (R9)(R10*2), Z18
+	VFMADD231PS Z18, Z15, Z2
+	VFMADD231PS Z18, Z16, Z7
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS     (R9)(R11*1), Z18
+	VFMADD231PS Z18, Z15, Z3
+	VFMADD231PS Z18, Z16, Z8
+	VFMADD231PS Z18, Z17, Z13
+	VMOVUPS     (R12), Z18
+	VFMADD231PS Z18, Z15, Z4
+	VFMADD231PS Z18, Z16, Z9
+	VFMADD231PS Z18, Z17, Z14
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z15
+	VMOVUPS.Z   (DI)(AX*1), K1, Z16
+	VMOVUPS.Z   (DI)(AX*2), K1, Z17
+	VMOVUPS.Z   (R9), K1, Z18
+	VFMADD231PS Z18, Z15, Z0
+	VFMADD231PS Z18, Z16, Z5
+	VFMADD231PS Z18, Z17, Z10
+	VMOVUPS.Z   (R9)(R10*1), K1, Z18
+	VFMADD231PS Z18, Z15, Z1
+	VFMADD231PS Z18, Z16, Z6
+	VFMADD231PS Z18, Z17, Z11
+	VMOVUPS.Z   (R9)(R10*2), K1, Z18
+	VFMADD231PS Z18, Z15, Z2
+	VFMADD231PS Z18, Z16, Z7
+	VFMADD231PS Z18, Z17, Z12
+	VMOVUPS.Z   (R9)(R11*1), K1, Z18
+	VFMADD231PS Z18, Z15, Z3
+	VFMADD231PS Z18, Z16, Z8
+	VFMADD231PS Z18, Z17, Z13
+	VMOVUPS.Z   (R12), K1, Z18
+	VFMADD231PS Z18, Z15, Z4
+	VFMADD231PS Z18, Z16, Z9
+	VFMADD231PS Z18, Z17, Z14
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z6, Z5, Z0
+	VUNPCKLPS     Z6, Z5, Z5
+	VADDPS        Z0, Z5, Z5
+	VUNPCKHPS     Z8, Z7, Z6
+	VUNPCKLPS     Z8, Z7, Z7
+	VADDPS        Z6, Z7, Z7
+	VSHUFPS       $0xee, Z7, Z5, Z8
+	VSHUFPS       $0x44, Z7, Z5, Z5
+	VADDPS        Z8, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y8
+	VADDPS        Y8, Y5, Y5
+	VEXTRACTF32X4 $0x01, Y5, X8
+	VADDPS        X8, X5, X5
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X5, X5
+
+store_0_1:
+	VMOVUPS       X5, (BX)(DI*1)
+	VUNPCKHPS     Z11, Z10, Z5
+	VUNPCKLPS     Z11, Z10, Z10
+	VADDPS        Z5, Z10, Z10
+	VUNPCKHPS     Z13, Z12, Z11
+	VUNPCKLPS     Z13, Z12, Z12
+	VADDPS        Z11, Z12, Z12
+	VSHUFPS       $0xee, Z12, Z10, Z13
+	VSHUFPS       $0x44, Z12, Z10, Z10
+	VADDPS        Z13, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y13
+	VADDPS        Y13, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X13
+	VADDPS        X13, X10, X10
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPS        (BX)(DI*2), X10, X10
+
+store_0_2:
+	VMOVUPS       X10, (BX)(DI*2)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z10, Z10, Z10
+	VUNPCKHPS     Z10, Z4, Z13
+	VUNPCKLPS     Z10, Z4, Z4
+	VADDPS        Z13, Z4, Z4
+	VPXORD        Z10, Z10, Z10
+	VSHUFPS       $0xee, Z10, Z4, Z13
+	VSHUFPS       $0x44, Z10, Z4, Z4
+	VADDPS        Z13, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y13
+	VADDPS        Y13, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X13
+	VADDPS        X13, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPS.Z     16(BX), K1, X13
+	VADDPS        X13, X4, X4
+
+store_4_0:
+	VMOVUPS       X4, K1, 16(BX)
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPS     Z4, Z9, Z13
+	VUNPCKLPS     Z4, Z9, Z9
+	VADDPS        Z13, Z9, Z9
+	VPXORD        Z4, Z4, Z4
+	VSHUFPS       $0xee, Z4, Z9, Z13
+	VSHUFPS       $0x44, Z4, Z9, Z9
+	VADDPS        Z13, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y13
+	VADDPS        Y13, Y9, Y9
+	VEXTRACTF32X4 $0x01, Y9, X13
+	VADDPS        X13, X9, X9
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPS.Z     16(BX)(DI*1), K1, X13
+	VADDPS        X13, X9, X9
+
+store_4_1:
+	VMOVUPS       X9, K1, 16(BX)(DI*1)
+	VPXORD        Z9, Z9, Z9
+	VUNPCKHPS     Z9, Z14, Z13
+	VUNPCKLPS     Z9, Z14, Z14
+	VADDPS        Z13, Z14, Z14
+	VPXORD        Z9, Z9, Z9
+	VSHUFPS       $0xee, Z9, Z14, Z13
+	VSHUFPS       $0x44, Z9, Z14, Z14
+	VADDPS        Z13, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VADDPS        Y13, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X13
+	VADDPS        X13, X14, X14
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VMOVUPS.Z     16(BX)(DI*2), K1, X13
+	VADDPS        X13, X14, X14
+
+store_4_2:
+	VMOVUPS X14, K1, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x6(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x6(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z18
+	VMOVUPS     (DI)(AX*1), Z19
+	VMOVUPS     (DI)(AX*2), Z20
+	VMOVUPS     (R9), Z21
+	VFMADD231PS Z21, Z18, Z0
+	VFMADD231PS Z21, Z19, Z6
+	VFMADD231PS Z21, Z20, Z12
+	VMOVUPS     (R9)(R10*1), Z21
+	VFMADD231PS Z21, Z18, Z1
+	VFMADD231PS Z21, Z19, Z7
+	VFMADD231PS Z21, Z20, Z13
+	VMOVUPS     (R9)(R10*2), Z21
+	VFMADD231PS Z21, Z18, Z2
+	VFMADD231PS Z21, Z19, Z8
+	VFMADD231PS Z21, Z20, Z14
+	VMOVUPS     (R9)(R11*1), Z21
+	VFMADD231PS Z21, Z18, Z3
+	VFMADD231PS Z21, Z19, Z9
+	VFMADD231PS Z21, Z20, Z15
+	VMOVUPS     (R12), Z21
+	VFMADD231PS Z21, Z18, Z4
+	VFMADD231PS Z21, Z19, Z10
+	VFMADD231PS Z21, Z20, Z16
+	VMOVUPS     (R12)(R10*1), Z21
+	VFMADD231PS Z21, Z18, Z5
+	VFMADD231PS Z21, Z19, Z11
+	VFMADD231PS Z21, Z20, Z17
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z18
+	VMOVUPS.Z   (DI)(AX*1), K1, Z19
+	VMOVUPS.Z   (DI)(AX*2), K1, Z20
+	VMOVUPS.Z   (R9), K1, Z21
+	VFMADD231PS Z21, Z18, Z0
+	VFMADD231PS Z21, Z19, Z6
+	VFMADD231PS Z21, Z20, Z12
+	VMOVUPS.Z   (R9)(R10*1), K1, Z21
+	VFMADD231PS Z21, Z18, Z1
+	VFMADD231PS Z21, Z19, Z7
+	VFMADD231PS Z21, Z20, Z13
+	VMOVUPS.Z   (R9)(R10*2), K1, Z21
+	VFMADD231PS Z21, Z18, Z2
+	VFMADD231PS Z21, Z19, Z8
+	VFMADD231PS Z21, Z20, Z14
+	VMOVUPS.Z   (R9)(R11*1), K1, Z21
+	VFMADD231PS Z21, Z18, Z3
+	VFMADD231PS Z21, Z19, Z9
+	VFMADD231PS Z21, Z20, Z15
+	VMOVUPS.Z   (R12), K1, Z21
+	VFMADD231PS Z21, Z18, Z4
+	VFMADD231PS Z21, Z19, Z10
+	VFMADD231PS Z21, Z20, Z16
+	VMOVUPS.Z   (R12)(R10*1), K1, Z21
+	VFMADD231PS Z21, Z18, Z5
+	VFMADD231PS Z21, Z19, Z11
+	VFMADD231PS Z21, Z20, Z17
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z7, Z6, Z0
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z0, Z6, Z6
+	VUNPCKHPS     Z9, Z8, Z7
+	VUNPCKLPS     Z9, Z8, Z8
+	VADDPS        Z7, Z8, Z8
+	VSHUFPS       $0xee, Z8, Z6, Z9
+	VSHUFPS       $0x44, Z8, Z6, Z6
+	VADDPS        Z9, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y9
+	VADDPS        Y9, Y6, Y6
+	VEXTRACTF32X4 $0x01, Y6, X9
+	VADDPS        X9, X6, X6
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X6, X6
+
+store_0_1:
+	VMOVUPS       X6, (BX)(DI*1)
+	VUNPCKHPS     Z13, Z12, Z6
+	VUNPCKLPS     Z13, Z12, Z12
+	VADDPS        Z6, Z12, Z12
+	VUNPCKHPS     Z15, Z14, Z13
+	VUNPCKLPS     Z15, Z14, Z14
+	VADDPS        Z13, Z14, Z14
+	VSHUFPS       $0xee, Z14, Z12, Z15
+	VSHUFPS       $0x44, Z14, Z12, Z12
+	VADDPS        Z15, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y15
+	VADDPS        Y15, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X15
+	VADDPS        X15, X12, X12
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPS        (BX)(DI*2), X12, X12
+
+store_0_2:
+	VMOVUPS       X12, (BX)(DI*2)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z5, Z4, Z12
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z12, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VSHUFPS       $0xee, Z5, Z4, Z12
+	VSHUFPS       $0x44, Z5, Z4, Z4
+	VADDPS        Z12, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y12
+	VADDPS        Y12, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X12
+	VADDPS        X12, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPS.Z     16(BX), K1, X12
+	VADDPS        X12, X4, X4
+
+store_4_0:
+	VMOVUPS       X4, K1, 16(BX)
+	VUNPCKHPS     Z11, Z10, Z4
+	VUNPCKLPS     Z11, Z10, Z10
+	VADDPS        Z4, Z10, Z10
+	VPXORD        Z11, Z11, Z11
+	VSHUFPS       $0xee, Z11, Z10, Z4
+	VSHUFPS       $0x44, Z11, Z10, Z10
+	VADDPS        Z4, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y4
+	VADDPS        Y4, Y10, Y10
+	VEXTRACTF32X4 $0x01, Y10, X4
+	VADDPS        X4, X10, X10
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPS.Z     16(BX)(DI*1), K1, X4
+	VADDPS        X4, X10, X10
+
+store_4_1:
+	VMOVUPS       X10, K1, 16(BX)(DI*1)
+	VUNPCKHPS     Z17, Z16, Z10
+	VUNPCKLPS     Z17, Z16, Z16
+	VADDPS        Z10, Z16, Z16
+	VPXORD        Z17, Z17, Z17
+	VSHUFPS       $0xee, Z17, Z16, Z10
+	VSHUFPS       $0x44, Z17, Z16, Z16
+	VADDPS        Z10, Z16, Z16
+	VEXTRACTF64X4 $0x01, Z16, Y10
+	VADDPS        Y10, Y16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X10
+	VADDPS        X10, X16, X16
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VMOVUPS.Z     16(BX)(DI*2), K1, X10
+	VADDPS        X10, X16, X16
+
+store_4_2:
+	VMOVUPS X16, K1, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x7(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x7(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z21
+	VMOVUPS     (DI)(AX*1), Z22
+	VMOVUPS     (DI)(AX*2), Z23
+	VMOVUPS     (R9), Z24
+	VFMADD231PS Z24, Z21, Z0
+	VFMADD231PS Z24, Z22, Z7
+	VFMADD231PS Z24, Z23, Z14
+	VMOVUPS     (R9)(R10*1), Z24
+	VFMADD231PS Z24, Z21, Z1
+	VFMADD231PS Z24, Z22, Z8
+	VFMADD231PS Z24, Z23, Z15
+	VMOVUPS     (R9)(R10*2), Z24
+	VFMADD231PS Z24, Z21, Z2
+	VFMADD231PS Z24, Z22, Z9
+	VFMADD231PS Z24, Z23, Z16
+	VMOVUPS     (R9)(R11*1), Z24
+	VFMADD231PS Z24, Z21, Z3
+	VFMADD231PS Z24, Z22, Z10
+	VFMADD231PS Z24, Z23, Z17
+	VMOVUPS     (R12), Z24
+	VFMADD231PS Z24, Z21, Z4
+	VFMADD231PS Z24, Z22, Z11
+	VFMADD231PS Z24, Z23, Z18
+	VMOVUPS     (R12)(R10*1), Z24
+	VFMADD231PS Z24, Z21, Z5
+	VFMADD231PS Z24, Z22, Z12
+	VFMADD231PS Z24, Z23, Z19
+	VMOVUPS     (R12)(R10*2), Z24
+	VFMADD231PS Z24, Z21, Z6
+	VFMADD231PS Z24, Z22, Z13
+	VFMADD231PS Z24, Z23, Z20
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z21
+	VMOVUPS.Z   (DI)(AX*1), K1, Z22
+	VMOVUPS.Z   (DI)(AX*2), K1, Z23
+	VMOVUPS.Z   (R9), K1, Z24
+	VFMADD231PS Z24, Z21, Z0
+	VFMADD231PS Z24, Z22, Z7
+	VFMADD231PS Z24, Z23, Z14
+	VMOVUPS.Z   (R9)(R10*1), K1, Z24
+	VFMADD231PS Z24, Z21, Z1
+	VFMADD231PS Z24, Z22, Z8
+	VFMADD231PS Z24, Z23, Z15
+	VMOVUPS.Z   (R9)(R10*2), K1, Z24
+	VFMADD231PS Z24, Z21, Z2
+	VFMADD231PS Z24, Z22, Z9
+	VFMADD231PS Z24, Z23, Z16
+	VMOVUPS.Z   (R9)(R11*1), K1, Z24
+	VFMADD231PS Z24, Z21, Z3
+	VFMADD231PS Z24, Z22, Z10
+	VFMADD231PS Z24, Z23, Z17
+	VMOVUPS.Z   (R12), K1, Z24
+	VFMADD231PS Z24, Z21, Z4
+	VFMADD231PS Z24, Z22, Z11
+	VFMADD231PS Z24, Z23, Z18
+	VMOVUPS.Z   (R12)(R10*1), K1, Z24
+	VFMADD231PS Z24, Z21, Z5
+	VFMADD231PS Z24, Z22, Z12
+	VFMADD231PS Z24, Z23, Z19
+	VMOVUPS.Z   (R12)(R10*2), K1, Z24
+	VFMADD231PS Z24, Z21, Z6
+	VFMADD231PS Z24, Z22, Z13
+	VFMADD231PS Z24, Z23, Z20
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z8, Z7, Z0
+	VUNPCKLPS     Z8, Z7, Z7
+	VADDPS        Z0, Z7, Z7
+	VUNPCKHPS     Z10, Z9, Z8
+	VUNPCKLPS     Z10, Z9, Z9
+	VADDPS        Z8, Z9, Z9
+	VSHUFPS       $0xee, Z9, Z7, Z10
+	VSHUFPS       $0x44, Z9, Z7, Z7
+	VADDPS        Z10, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y10
+	VADDPS        Y10, Y7, Y7
+	VEXTRACTF32X4 $0x01, Y7, X10
+	VADDPS        X10, X7, X7
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X7, X7
+
+store_0_1:
+	VMOVUPS       X7, (BX)(DI*1)
+	VUNPCKHPS     Z15, Z14, Z7
+	VUNPCKLPS     Z15, Z14, Z14
+	VADDPS        Z7, Z14, Z14
+	VUNPCKHPS     Z17, Z16, Z15
+	VUNPCKLPS     Z17, Z16, Z16
+	VADDPS        Z15, Z16, Z16
+	VSHUFPS       $0xee, Z16, Z14, Z17
+	VSHUFPS       $0x44, Z16, Z14, Z14
+	VADDPS        Z17, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y17
+	VADDPS        Y17, Y14, Y14
+	VEXTRACTF32X4 $0x01, Y14, X17
+	VADDPS        X17, X14, X14
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPS        (BX)(DI*2), X14, X14
+
+store_0_2:
+	VMOVUPS       X14, (BX)(DI*2)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPS     Z5, Z4, Z14
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z14, Z4, Z4
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPS     Z5, Z6, Z14
+	VUNPCKLPS     Z5, Z6, Z6
+	VADDPS        Z14, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z5
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z5, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y5
+	VADDPS        Y5, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X5
+	VADDPS        X5, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPS.Z     16(BX), K1, X5
+	VADDPS        X5, X4, X4
+
+store_4_0:
+	VMOVUPS       X4, K1, 16(BX)
+	VUNPCKHPS     Z12, Z11, Z4
+	VUNPCKLPS     Z12, Z11, Z11
+	VADDPS        Z4, Z11, Z11
+	VPXORD        Z12, Z12, Z12
+	VUNPCKHPS     Z12, Z13, Z4
+	VUNPCKLPS     Z12, Z13, Z13
+	VADDPS        Z4, Z13, Z13
+	VSHUFPS       $0xee, Z13, Z11, Z12
+	VSHUFPS       $0x44, Z13, Z11, Z11
+	VADDPS        Z12, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y12
+	VADDPS        Y12, Y11, Y11
+	VEXTRACTF32X4 $0x01, Y11, X12
+	VADDPS        X12, X11, X11
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPS.Z     16(BX)(DI*1), K1, X12
+	VADDPS        X12, X11, X11
+
+store_4_1:
+	VMOVUPS       X11, K1, 16(BX)(DI*1)
+	VUNPCKHPS     Z19, Z18, Z11
+	VUNPCKLPS     Z19, Z18, Z18
+	VADDPS        Z11, Z18, Z18
+	VPXORD        Z19, Z19, Z19
+	VUNPCKHPS     Z19, Z20, Z11
+	VUNPCKLPS     Z19, Z20, Z20
+	VADDPS        Z11, Z20, Z20
+	VSHUFPS       $0xee, Z20, Z18, Z19
+	VSHUFPS       $0x44, Z20, Z18, Z18
+	VADDPS        Z19, Z18, Z18
+	VEXTRACTF64X4 $0x01, Z18, Y19
+	VADDPS        Y19, Y18, Y18
+	VEXTRACTF32X4 $0x01, Y18, X19
+	VADDPS        X19, X18, X18
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VMOVUPS.Z     16(BX)(DI*2), K1, X19
+	VADDPS        X19, X18, X18
+
+store_4_2:
+	VMOVUPS X18, K1, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF32_3x8(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF32_3x8(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x02, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x02, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x04, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPS     (DI), Z24
+	VMOVUPS     (DI)(AX*1), Z25
+	VMOVUPS     (DI)(AX*2), Z26
+	VMOVUPS     (R9), Z27
+	VFMADD231PS Z27, Z24, Z0
+	VFMADD231PS Z27, Z25, Z8
+	VFMADD231PS Z27, Z26, Z16
+	VMOVUPS     (R9)(R10*1), Z27
+	VFMADD231PS Z27, Z24, Z1
+	VFMADD231PS Z27, Z25, Z9
+	VFMADD231PS Z27, Z26, Z17
+	VMOVUPS     (R9)(R10*2), Z27
+	VFMADD231PS Z27, Z24, Z2
+	VFMADD231PS Z27, Z25, Z10
+	VFMADD231PS Z27, Z26, Z18
+	VMOVUPS     (R9)(R11*1), Z27
+	VFMADD231PS Z27, Z24, Z3
+	VFMADD231PS Z27, Z25, Z11
+	VFMADD231PS Z27, Z26, Z19
+	VMOVUPS     (R12), Z27
+	VFMADD231PS Z27, Z24, Z4
+	VFMADD231PS Z27, Z25, Z12
+	VFMADD231PS Z27, Z26, Z20
+	VMOVUPS     (R12)(R10*1), Z27
+	VFMADD231PS Z27, Z24, Z5
+	VFMADD231PS Z27, Z25, Z13
+	VFMADD231PS Z27, Z26, Z21
+	VMOVUPS     (R12)(R10*2), Z27
+	VFMADD231PS Z27, Z24, Z6
+	VFMADD231PS Z27, Z25, Z14
+	VFMADD231PS Z27, Z26, Z22
+	VMOVUPS     (R12)(R11*1), Z27
+	VFMADD231PS Z27, Z24, Z7
+	VFMADD231PS Z27, Z25, Z15
+	VFMADD231PS Z27, Z26, Z23
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x0f, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z24
+	VMOVUPS.Z   (DI)(AX*1), K1, Z25
+	VMOVUPS.Z   (DI)(AX*2), K1, Z26
+	VMOVUPS.Z   (R9), K1, Z27
+	VFMADD231PS Z27, Z24, Z0
+	VFMADD231PS Z27, Z25, Z8
+	VFMADD231PS Z27, Z26, Z16
+	VMOVUPS.Z   (R9)(R10*1), K1, Z27
+	VFMADD231PS Z27, Z24, Z1
+	VFMADD231PS Z27, Z25, Z9
+	VFMADD231PS Z27, Z26, Z17
+	VMOVUPS.Z   (R9)(R10*2), K1, Z27
+	VFMADD231PS Z27, Z24, Z2
+	VFMADD231PS Z27, Z25, Z10
+	VFMADD231PS Z27, Z26, Z18
+	VMOVUPS.Z   (R9)(R11*1), K1, Z27
+	VFMADD231PS Z27, Z24, Z3
+	VFMADD231PS Z27, Z25, Z11
+	VFMADD231PS Z27, Z26, Z19
+	VMOVUPS.Z   (R12), K1, Z27
+	VFMADD231PS Z27, Z24, Z4
+	VFMADD231PS Z27, Z25, Z12
+	VFMADD231PS Z27, Z26, Z20
+	VMOVUPS.Z   (R12)(R10*1), K1, Z27
+	VFMADD231PS Z27, Z24, Z5
+	VFMADD231PS Z27, Z25, Z13
+	VFMADD231PS Z27, Z26, Z21
+	VMOVUPS.Z   (R12)(R10*2), K1, Z27
+	VFMADD231PS Z27, Z24, Z6
+	VFMADD231PS Z27, Z25, Z14
+	VFMADD231PS Z27, Z26, Z22
+	VMOVUPS.Z   (R12)(R11*1), K1, Z27
+	VFMADD231PS Z27, Z24, Z7
+	VFMADD231PS Z27, Z25, Z15
+	VFMADD231PS Z27, Z26, Z23
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x02, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPS     Z1, Z0, Z31
+	VUNPCKLPS     Z1, Z0, Z0
+	VADDPS        Z31, Z0, Z0
+	VUNPCKHPS     Z3, Z2, Z1
+	VUNPCKLPS     Z3, Z2, Z2
+	VADDPS        Z1, Z2, Z2
+	VSHUFPS       $0xee, Z2, Z0, Z3
+	VSHUFPS       $0x44, Z2, Z0, Z0
+	VADDPS        Z3, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y3
+	VADDPS        Y3, Y0, Y0
+	VEXTRACTF32X4 $0x01, Y0, X3
+	VADDPS        X3, X0, X0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPS        (BX), X0, X0
+
+store_0_0:
+	VMOVUPS       X0, (BX)
+	VUNPCKHPS     Z9, Z8, Z0
+	VUNPCKLPS     Z9, Z8, Z8
+	VADDPS        Z0, Z8, Z8
+	VUNPCKHPS     Z11, Z10, Z9
+	VUNPCKLPS     Z11, Z10, Z10
+	VADDPS        Z9, Z10, Z10
+	VSHUFPS       $0xee, Z10, Z8, Z11
+	VSHUFPS       $0x44, Z10, Z8, Z8
+	VADDPS        Z11, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y11
+	VADDPS        Y11, Y8, Y8
+	VEXTRACTF32X4 $0x01, Y8, X11
+	VADDPS        X11, X8, X8
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPS        (BX)(DI*1), X8, X8
+
+store_0_1:
+	VMOVUPS       X8, (BX)(DI*1)
+	VUNPCKHPS     Z17, Z16, Z8
+	VUNPCKLPS     Z17, Z16, Z16
+	VADDPS        Z8, Z16, Z16
+	VUNPCKHPS     Z19, Z18, Z17
+	VUNPCKLPS     Z19, Z18, Z18
+	VADDPS        Z17, Z18, Z18
+	VSHUFPS       $0xee, Z18, Z16, Z19
+	VSHUFPS       $0x44, Z18, Z16, Z16
+	VADDPS        Z19, Z16, Z16
+	VEXTRACTF64X4 $0x01, Z16, Y19
+	VADDPS        Y19, Y16, Y16
+	VEXTRACTF32X4 $0x01, Y16, X19
+	VADDPS        X19, X16, X16
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPS        (BX)(DI*2), X16, X16
+
+store_0_2:
+	VMOVUPS       X16, (BX)(DI*2)
+	VUNPCKHPS     Z5, Z4, Z16
+	VUNPCKLPS     Z5, Z4, Z4
+	VADDPS        Z16, Z4, Z4
+	VUNPCKHPS     Z7, Z6, Z5
+	VUNPCKLPS     Z7, Z6, Z6
+	VADDPS        Z5, Z6, Z6
+	VSHUFPS       $0xee, Z6, Z4, Z7
+	VSHUFPS       $0x44, Z6, Z4, Z4
+	VADDPS        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPS        Y7, Y4, Y4
+	VEXTRACTF32X4 $0x01, Y4, X7
+	VADDPS        X7, X4, X4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VADDPS        16(BX), X4, X4
+
+store_4_0:
+	VMOVUPS       X4, 16(BX)
+	VUNPCKHPS     Z13, Z12, Z4
+	VUNPCKLPS     Z13, Z12, Z12
+	VADDPS        Z4, Z12, Z12
+	VUNPCKHPS     Z15, Z14, Z13
+	VUNPCKLPS     Z15, Z14, Z14
+	VADDPS        Z13, Z14, Z14
+	VSHUFPS       $0xee, Z14, Z12, Z15
+	VSHUFPS       $0x44, Z14, Z12, Z12
+	VADDPS        Z15, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y15
+	VADDPS        Y15, Y12, Y12
+	VEXTRACTF32X4 $0x01, Y12, X15
+	VADDPS        X15, X12, X12
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VADDPS        16(BX)(DI*1), X12, X12
+
+store_4_1:
+	VMOVUPS       X12, 16(BX)(DI*1)
+	VUNPCKHPS     Z21, Z20, Z12
+	VUNPCKLPS     Z21, Z20, Z20
+	VADDPS        Z12, Z20, Z20
+	VUNPCKHPS     Z23, Z22, Z21
+	VUNPCKLPS     Z23, Z22, Z22
+	VADDPS        Z21, Z22, Z22
+	VSHUFPS       $0xee, Z22, Z20, Z23
+	VSHUFPS       $0x44, Z22, Z20, Z20
+	VADDPS        Z23, Z20, Z20
+	VEXTRACTF64X4 $0x01, Z20, Y23
+	VADDPS        Y23, Y20, Y20
+	VEXTRACTF32X4 $0x01, Y20, X23
+	VADDPS        X23, X20, X20
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VADDPS        16(BX)(DI*2), X20, X20
+
+store_4_2:
+	VMOVUPS X20, 16(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func bcZF32_1(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_1(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z2
+	VMOVUPS.Z    64(AX), K2, Z3
+	VBROADCASTSS (DX), Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z4, Z3, Z1
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z2
+	VMOVUPS.Z    64(AX), K2, Z3
+	VMOVUPS      Z2, (R12)
+	VMOVUPS      Z3, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z4, Z3, Z1
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x00000001, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000010, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000100, DX
+	KMOVW     DX, K3
+	MOVQ      $0x00001000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z0, Z0, Z2
+	VUNPCKHPS Z0, Z0, Z3
+	VUNPCKLPS Z0, Z0, Z4
+	VUNPCKHPS Z0, Z0, Z0
+	VSHUFPS   $0x44, Z4, Z2, Z5
+	VSHUFPS   $0xee, Z4, Z2, Z2
+	VSHUFPS   $0x44, Z0, Z3, Z4
+	VSHUFPS   $0xee, Z0, Z3, Z0
+	VUNPCKLPS Z1, Z1, Z3
+	VUNPCKHPS Z1, Z1, Z6
+	VUNPCKLPS Z1, Z1, Z7
+	VUNPCKHPS Z1, Z1, Z1
+	VSHUFPS   $0x44, Z7, Z3, Z8
+	VSHUFPS   $0xee, Z7, Z3, Z3
+	VSHUFPS   $0x44, Z1, Z6, Z7
+	VSHUFPS   $0xee, Z1, Z6, Z1
+	VMOVUPS   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z5, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z5, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z5, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z3, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z3, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z3, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x00000001, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VUNPCKLPS  Z0, Z0, Z1
+	VUNPCKHPS  Z0, Z0, Z2
+	VUNPCKLPS  Z0, Z0, Z3
+	VUNPCKHPS  Z0, Z0, Z4
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z3, Z1, Z16
+	VSHUFPS    $0xee, Z3, Z1, Z1
+	VSHUFPS    $0x44, Z4, Z2, Z3
+	VSHUFPS    $0xee, Z4, Z2, Z2
+	VSHUFPS    $0x44, Z7, Z5, Z4
+	VSHUFPS    $0xee, Z7, Z5, Z5
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z4, Z16, Z14
+	VSHUFF32X4 $0xee, Z4, Z16, Z4
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z4, Z16
+	VSHUFF32X4 $0xdd, Z8, Z4, Z4
+	VSHUFF32X4 $0x44, Z5, Z1, Z8
+	VSHUFF32X4 $0xee, Z5, Z1, Z1
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z1, Z8
+	VSHUFF32X4 $0xdd, Z9, Z1, Z1
+	VSHUFF32X4 $0x44, Z7, Z3, Z9
+	VSHUFF32X4 $0xee, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z3, Z9
+	VSHUFF32X4 $0xdd, Z11, Z3, Z3
+	VSHUFF32X4 $0x44, Z6, Z2, Z11
+	VSHUFF32X4 $0xee, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z2, Z11
+	VSHUFF32X4 $0xdd, Z0, Z2, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z1, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VUNPCKLPS  Z0, Z0, Z1
+	VUNPCKHPS  Z0, Z0, Z2
+	VUNPCKLPS  Z0, Z0, Z3
+	VUNPCKHPS  Z0, Z0, Z4
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z3, Z1, Z16
+	VSHUFPS    $0xee, Z3, Z1, Z1
+	VSHUFPS    $0x44, Z4, Z2, Z3
+	VSHUFPS    $0xee, Z4, Z2, Z2
+	VSHUFPS    $0x44, Z7, Z5, Z4
+	VSHUFPS    $0xee, Z7, Z5, Z5
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z4, Z16, Z14
+	VSHUFF32X4 $0xee, Z4, Z16, Z4
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z4, Z16
+	VSHUFF32X4 $0xdd, Z8, Z4, Z4
+	VSHUFF32X4 $0x44, Z5, Z1, Z8
+	VSHUFF32X4 $0xee, Z5, Z1, Z1
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z1, Z8
+	VSHUFF32X4 $0xdd, Z9, Z1, Z1
+	VSHUFF32X4 $0x44, Z7, Z3, Z9
+	VSHUFF32X4 $0xee, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z3, Z9
+	VSHUFF32X4 $0xdd, Z11, Z3, Z3
+	VSHUFF32X4 $0x44, Z6, Z2, Z11
+	VSHUFF32X4 $0xee, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z2, Z11
+	VSHUFF32X4 $0xdd, Z0, Z2, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z1, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_2(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_2(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z4
+	VMOVUPS.Z    64(AX), K2, Z5
+	VBROADCASTSS (DX), Z6
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z6, Z5, Z1
+	VBROADCASTSS 4(DX), Z6
+	VFMADD231PS  Z6, Z4, Z2
+	VFMADD231PS  Z6, Z5, Z3
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z4
+	VMOVUPS.Z    64(AX), K2, Z5
+	VMOVUPS      Z4, (R12)
+	VMOVUPS      Z5, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z6
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z6, Z5, Z1
+	VBROADCASTSS 4(DX), Z6
+	VFMADD231PS  Z6, Z4, Z2
+	VFMADD231PS  Z6, Z5, Z3
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x00000003, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000030, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000300, DX
+	KMOVW     DX, K3
+	MOVQ      $0x00003000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z2, Z0, Z4
+	VUNPCKHPS Z2, Z0, Z2
+	VUNPCKLPS Z0, Z0, Z5
+	VUNPCKHPS Z0, Z0, Z0
+	VSHUFPS   $0x44, Z5, Z4, Z6
+	VSHUFPS   $0xee, Z5, Z4, Z4
+	VSHUFPS   $0x44, Z0, Z2, Z5
+	VSHUFPS   $0xee, Z0, Z2, Z0
+	VUNPCKLPS Z3, Z1, Z2
+	VUNPCKHPS Z3, Z1, Z3
+	VUNPCKLPS Z1, Z1, Z7
+	VUNPCKHPS Z1, Z1, Z1
+	VSHUFPS   $0x44, Z7, Z2, Z8
+	VSHUFPS   $0xee, Z7, Z2, Z2
+	VSHUFPS   $0x44, Z1, Z3, Z7
+	VSHUFPS   $0xee, Z1, Z3, Z1
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z6, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z5, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z6, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z5, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z6, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z5, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x00000003, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VUNPCKLPS  Z1, Z0, Z2
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z0, Z0, Z3
+	VUNPCKHPS  Z0, Z0, Z4
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z3, Z2, Z16
+	VSHUFPS    $0xee, Z3, Z2, Z2
+	VSHUFPS    $0x44, Z4, Z1, Z3
+	VSHUFPS    $0xee, Z4, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z5, Z4
+	VSHUFPS    $0xee, Z7, Z5, Z5
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z4, Z16, Z14
+	VSHUFF32X4 $0xee, Z4, Z16, Z4
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z4, Z16
+	VSHUFF32X4 $0xdd, Z8, Z4, Z4
+	VSHUFF32X4 $0x44, Z5, Z2, Z8
+	VSHUFF32X4 $0xee, Z5, Z2, Z2
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z2, Z8
+	VSHUFF32X4 $0xdd, Z9, Z2, Z2
+	VSHUFF32X4 $0x44, Z7, Z3, Z9
+	VSHUFF32X4 $0xee, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z3, Z9
+	VSHUFF32X4 $0xdd, Z11, Z3, Z3
+	VSHUFF32X4 $0x44, Z6, Z1, Z11
+	VSHUFF32X4 $0xee, Z6, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VUNPCKLPS  Z1, Z0, Z2
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z0, Z0, Z3
+	VUNPCKHPS  Z0, Z0, Z4
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z3, Z2, Z16
+	VSHUFPS    $0xee, Z3, Z2, Z2
+	VSHUFPS    $0x44, Z4, Z1, Z3
+	VSHUFPS    $0xee, Z4, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z5, Z4
+	VSHUFPS    $0xee, Z7, Z5, Z5
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z4, Z16, Z14
+	VSHUFF32X4 $0xee, Z4, Z16, Z4
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z4, Z16
+	VSHUFF32X4 $0xdd, Z8, Z4, Z4
+	VSHUFF32X4 $0x44, Z5, Z2, Z8
+	VSHUFF32X4 $0xee, Z5, Z2, Z2
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z2, Z8
+	VSHUFF32X4 $0xdd, Z9, Z2, Z2
+	VSHUFF32X4 $0x44, Z7, Z3, Z9
+	VSHUFF32X4 $0xee, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z3, Z9
+	VSHUFF32X4 $0xdd, Z11, Z3, Z3
+	VSHUFF32X4 $0x44, Z6, Z1, Z11
+	VSHUFF32X4 $0xee, Z6, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_3(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_3(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z6
+	VMOVUPS.Z    64(AX), K2, Z7
+	VBROADCASTSS (DX), Z8
+	VFMADD231PS  Z8, Z6, Z0
+	VFMADD231PS  Z8, Z7, Z1
+	VBROADCASTSS 4(DX), Z8
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	VBROADCASTSS 8(DX), Z8
+	VFMADD231PS  Z8, Z6, Z4
+	VFMADD231PS  Z8, Z7, Z5
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z6
+	VMOVUPS.Z    64(AX), K2, Z7
+	VMOVUPS      Z6, (R12)
+	VMOVUPS      Z7, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z8
+	VFMADD231PS  Z8, Z6, Z0
+	VFMADD231PS  Z8, Z7, Z1
+	VBROADCASTSS 4(DX), Z8
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	VBROADCASTSS 8(DX), Z8
+	VFMADD231PS  Z8, Z6, Z4
+	VFMADD231PS  Z8, Z7, Z5
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x00000007, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000070, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000700, DX
+	KMOVW     DX, K3
+	MOVQ      $0x00007000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z2, Z0, Z6
+	VUNPCKHPS Z2, Z0, Z2
+	VUNPCKLPS Z0, Z4, Z7
+	VUNPCKHPS Z0, Z4, Z0
+	VSHUFPS   $0x44, Z7, Z6, Z4
+	VSHUFPS   $0xee, Z7, Z6, Z6
+	VSHUFPS   $0x44, Z0, Z2, Z7
+	VSHUFPS   $0xee, Z0, Z2, Z0
+	VUNPCKLPS Z3, Z1, Z2
+	VUNPCKHPS Z3, Z1, Z3
+	VUNPCKLPS Z1, Z5, Z8
+	VUNPCKHPS Z1, Z5, Z1
+	VSHUFPS   $0x44, Z8, Z2, Z5
+	VSHUFPS   $0xee, Z8, Z2, Z2
+	VSHUFPS   $0x44, Z1, Z3, Z8
+	VSHUFPS   $0xee, Z1, Z3, Z1
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z6, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z6, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z6, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z5, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z5, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z5, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x00000007, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VUNPCKLPS  Z1, Z0, Z3
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z0, Z2, Z4
+	VUNPCKHPS  Z0, Z2, Z2
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z4, Z3, Z16
+	VSHUFPS    $0xee, Z4, Z3, Z3
+	VSHUFPS    $0x44, Z2, Z1, Z4
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z5, Z2
+	VSHUFPS    $0xee, Z7, Z5, Z5
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z5, Z3, Z8
+	VSHUFF32X4 $0xee, Z5, Z3, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z7, Z4, Z9
+	VSHUFF32X4 $0xee, Z7, Z4, Z4
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z4, Z9
+	VSHUFF32X4 $0xdd, Z11, Z4, Z4
+	VSHUFF32X4 $0x44, Z6, Z1, Z11
+	VSHUFF32X4 $0xee, Z6, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VUNPCKLPS  Z1, Z0, Z3
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z0, Z2, Z4
+	VUNPCKHPS  Z0, Z2, Z2
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z4, Z3, Z16
+	VSHUFPS    $0xee, Z4, Z3, Z3
+	VSHUFPS    $0x44, Z2, Z1, Z4
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z5, Z2
+	VSHUFPS    $0xee, Z7, Z5, Z5
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z5, Z3, Z8
+	VSHUFF32X4 $0xee, Z5, Z3, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z7, Z4, Z9
+	VSHUFF32X4 $0xee, Z7, Z4, Z4
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z4, Z9
+	VSHUFF32X4 $0xdd, Z11, Z4, Z4
+	VSHUFF32X4 $0x44, Z6, Z1, Z11
+	VSHUFF32X4 $0xee, Z6, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_4(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_4(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z8
+	VMOVUPS.Z    64(AX), K2, Z9
+	VBROADCASTSS (DX), Z10
+	VFMADD231PS  Z10, Z8, Z0
+	VFMADD231PS  Z10, Z9, Z1
+	VBROADCASTSS 4(DX), Z10
+	VFMADD231PS  Z10, Z8, Z2
+	VFMADD231PS  Z10, Z9, Z3
+	VBROADCASTSS 8(DX), Z10
+	VFMADD231PS  Z10, Z8, Z4
+	VFMADD231PS  Z10, Z9, Z5
+	VBROADCASTSS 12(DX), Z10
+	VFMADD231PS  Z10, Z8, Z6
+	VFMADD231PS  Z10, Z9, Z7
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z8
+	VMOVUPS.Z    64(AX), K2, Z9
+	VMOVUPS      Z8, (R12)
+	VMOVUPS      Z9, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z10
+	VFMADD231PS  Z10, Z8, Z0
+	VFMADD231PS  Z10, Z9, Z1
+	VBROADCASTSS 4(DX), Z10
+	VFMADD231PS  Z10, Z8, Z2
+	VFMADD231PS  Z10, Z9, Z3
+	VBROADCASTSS 8(DX), Z10
+	VFMADD231PS  Z10, Z8, Z4
+	VFMADD231PS  Z10, Z9, Z5
+	VBROADCASTSS 12(DX), Z10
+	VFMADD231PS  Z10, Z8, Z6
+	VFMADD231PS  Z10, Z9, Z7
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x02, CX
+	MOVQ      $0x0000000f, DX
+	KMOVW     DX, K1
+	MOVQ      $0x000000f0, DX
+	KMOVW     DX, K2
+	MOVQ      $0x00000f00, DX
+	KMOVW     DX, K3
+	MOVQ      $0x0000f000, DX
+	KMOVW     DX, K4
+	VUNPCKLPS Z2, Z0, Z8
+	VUNPCKHPS Z2, Z0, Z0
+	VUNPCKLPS Z6, Z4, Z2
+	VUNPCKHPS Z6, Z4, Z4
+	VSHUFPS   $0x44, Z2, Z8, Z6
+	VSHUFPS   $0xee, Z2, Z8, Z2
+	VSHUFPS   $0x44, Z4, Z0, Z8
+	VSHUFPS   $0xee, Z4, Z0, Z0
+	VUNPCKLPS Z3, Z1, Z4
+	VUNPCKHPS Z3, Z1, Z1
+	VUNPCKLPS Z7, Z5, Z3
+	VUNPCKHPS Z7, Z5, Z5
+	VSHUFPS   $0x44, Z3, Z4, Z7
+	VSHUFPS   $0xee, Z3, Z4, Z3
+	VSHUFPS   $0x44, Z5, Z1, Z4
+	VSHUFPS   $0xee, Z5, Z1, Z1
+	VMOVUPS   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPS   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPS   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPS   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPS   Z6, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPS   Z2, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPS   Z8, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPS   Z0, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPS   Z6, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPS   Z2, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPS   Z8, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPS   Z0, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPS   Z6, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPS   Z2, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPS   Z8, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPS   Z0, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x10
+	JLE       end4
+	VMOVUPS   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x11
+	JLE       end4
+	VMOVUPS   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x12
+	JLE       end4
+	VMOVUPS   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x13
+	JLE       end4
+	VMOVUPS   Z1, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x14
+	JLE       end4
+	VMOVUPS   Z7, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x15
+	JLE       end4
+	VMOVUPS   Z3, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x16
+	JLE       end4
+	VMOVUPS   Z4, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x17
+	JLE       end4
+	VMOVUPS   Z1, K2, -16(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x18
+	JLE       end4
+	VMOVUPS   Z7, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x19
+	JLE       end4
+	VMOVUPS   Z3, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1a
+	JLE       end4
+	VMOVUPS   Z4, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1b
+	JLE       end4
+	VMOVUPS   Z1, K3, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1c
+	JLE       end4
+	VMOVUPS   Z7, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1d
+	JLE       end4
+	VMOVUPS   Z3, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1e
+	JLE       end4
+	VMOVUPS   Z4, K4, -48(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x1f
+	JLE       end4
+	VMOVUPS   Z1, K4, -48(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x0000000f, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VUNPCKLPS  Z1, Z0, Z4
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z5
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z0, Z0, Z3
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z5, Z4, Z16
+	VSHUFPS    $0xee, Z5, Z4, Z4
+	VSHUFPS    $0x44, Z2, Z1, Z5
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z3, Z2
+	VSHUFPS    $0xee, Z7, Z3, Z3
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z4, Z8
+	VSHUFF32X4 $0xee, Z3, Z4, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z4
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z4, Z8, Z13
+	VSHUFF32X4 $0xdd, Z4, Z8, Z4
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z7, Z5, Z9
+	VSHUFF32X4 $0xee, Z7, Z5, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z6, Z1, Z11
+	VSHUFF32X4 $0xee, Z6, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VUNPCKLPS  Z1, Z0, Z4
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z5
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z0, Z0, Z3
+	VUNPCKHPS  Z0, Z0, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z5, Z4, Z16
+	VSHUFPS    $0xee, Z5, Z4, Z4
+	VSHUFPS    $0x44, Z2, Z1, Z5
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z3, Z2
+	VSHUFPS    $0xee, Z7, Z3, Z3
+	VSHUFPS    $0x44, Z8, Z6, Z7
+	VSHUFPS    $0xee, Z8, Z6, Z6
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z4, Z8
+	VSHUFF32X4 $0xee, Z3, Z4, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z4
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z4, Z8, Z13
+	VSHUFF32X4 $0xdd, Z4, Z8, Z4
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z7, Z5, Z9
+	VSHUFF32X4 $0xee, Z7, Z5, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z6, Z1, Z11
+	VSHUFF32X4 $0xee, Z6, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z6
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z6, Z11, Z10
+	VSHUFF32X4 $0xdd, Z6, Z11, Z6
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_5(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_5(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z10
+	VMOVUPS.Z    64(AX), K2, Z11
+	VBROADCASTSS (DX), Z12
+	VFMADD231PS  Z12, Z10, Z0
+	VFMADD231PS  Z12, Z11, Z1
+	VBROADCASTSS 4(DX), Z12
+	VFMADD231PS  Z12, Z10, Z2
+	VFMADD231PS  Z12, Z11, Z3
+	VBROADCASTSS 8(DX), Z12
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z12, Z11, Z5
+	VBROADCASTSS 12(DX), Z12
+	VFMADD231PS  Z12, Z10, Z6
+	VFMADD231PS  Z12, Z11, Z7
+	VBROADCASTSS 16(DX), Z12
+	VFMADD231PS  Z12, Z10, Z8
+	VFMADD231PS  Z12, Z11, Z9
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z10
+	VMOVUPS.Z    64(AX), K2, Z11
+	VMOVUPS      Z10, (R12)
+	VMOVUPS      Z11, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z12
+	VFMADD231PS  Z12, Z10, Z0
+	VFMADD231PS  Z12, Z11, Z1
+	VBROADCASTSS 4(DX), Z12
+	VFMADD231PS  Z12, Z10, Z2
+	VFMADD231PS  Z12, Z11, Z3
+	VBROADCASTSS 8(DX), Z12
+	VFMADD231PS  Z12, Z10, Z4
+	VFMADD231PS  Z12, Z11, Z5
+	VBROADCASTSS 12(DX), Z12
+	VFMADD231PS  Z12, Z10, Z6
+	VFMADD231PS  Z12, Z11, Z7
+	VBROADCASTSS 16(DX), Z12
+	VFMADD231PS  Z12, Z10, Z8
+	VFMADD231PS  Z12, Z11, Z9
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x0000001f, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VUNPCKLPS  Z1, Z0, Z5
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z6
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z0, Z4, Z3
+	VUNPCKHPS  Z0, Z4, Z4
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z6, Z5, Z16
+	VSHUFPS    $0xee, Z6, Z5, Z5
+	VSHUFPS    $0x44, Z2, Z1, Z6
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z3, Z2
+	VSHUFPS    $0xee, Z7, Z3, Z3
+	VSHUFPS    $0x44, Z8, Z4, Z7
+	VSHUFPS    $0xee, Z8, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z5, Z8
+	VSHUFF32X4 $0xee, Z3, Z5, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z7, Z6, Z9
+	VSHUFF32X4 $0xee, Z7, Z6, Z6
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z6, Z9
+	VSHUFF32X4 $0xdd, Z11, Z6, Z6
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VUNPCKLPS  Z1, Z0, Z5
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z6
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z0, Z4, Z3
+	VUNPCKHPS  Z0, Z4, Z4
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z6, Z5, Z16
+	VSHUFPS    $0xee, Z6, Z5, Z5
+	VSHUFPS    $0x44, Z2, Z1, Z6
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z7, Z3, Z2
+	VSHUFPS    $0xee, Z7, Z3, Z3
+	VSHUFPS    $0x44, Z8, Z4, Z7
+	VSHUFPS    $0xee, Z8, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z5, Z8
+	VSHUFF32X4 $0xee, Z3, Z5, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z5
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z5, Z8, Z13
+	VSHUFF32X4 $0xdd, Z5, Z8, Z5
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z7, Z6, Z9
+	VSHUFF32X4 $0xee, Z7, Z6, Z6
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z6, Z9
+	VSHUFF32X4 $0xdd, Z11, Z6, Z6
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_6(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_6(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z12
+	VMOVUPS.Z    64(AX), K2, Z13
+	VBROADCASTSS (DX), Z14
+	VFMADD231PS  Z14, Z12, Z0
+	VFMADD231PS  Z14, Z13, Z1
+	VBROADCASTSS 4(DX), Z14
+	VFMADD231PS  Z14, Z12, Z2
+	VFMADD231PS  Z14, Z13, Z3
+	VBROADCASTSS 8(DX), Z14
+	VFMADD231PS  Z14, Z12, Z4
+	VFMADD231PS  Z14, Z13, Z5
+	VBROADCASTSS 12(DX), Z14
+	VFMADD231PS  Z14, Z12, Z6
+	VFMADD231PS  Z14, Z13, Z7
+	VBROADCASTSS 16(DX), Z14
+	VFMADD231PS  Z14, Z12, Z8
+	VFMADD231PS  Z14, Z13, Z9
+	VBROADCASTSS 20(DX), Z14
+	VFMADD231PS  Z14, Z12, Z10
+	VFMADD231PS  Z14, Z13, Z11
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z12
+	VMOVUPS.Z    64(AX), K2, Z13
+	VMOVUPS      Z12, (R12)
+	VMOVUPS      Z13, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z14
+	VFMADD231PS  Z14, Z12, Z0
+	VFMADD231PS  Z14, Z13, Z1
+	VBROADCASTSS 4(DX), Z14
+	VFMADD231PS  Z14, Z12, Z2
+	VFMADD231PS  Z14, Z13, Z3
+	VBROADCASTSS 8(DX), Z14
+	VFMADD231PS  Z14, Z12, Z4
+	VFMADD231PS  Z14, Z13, Z5
+	VBROADCASTSS 12(DX), Z14
+	VFMADD231PS  Z14, Z12, Z6
+	VFMADD231PS  Z14, Z13, Z7
+	VBROADCASTSS 16(DX), Z14
+	VFMADD231PS  Z14, Z12, Z8
+	VFMADD231PS  Z14, Z13, Z9
+	VBROADCASTSS 20(DX), Z14
+	VFMADD231PS  Z14, Z12, Z10
+	VFMADD231PS  Z14, Z13, Z11
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x0000003f, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VUNPCKLPS  Z1, Z0, Z6
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z7
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z7, Z6, Z16
+	VSHUFPS    $0xee, Z7, Z6, Z6
+	VSHUFPS    $0x44, Z2, Z1, Z7
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z8, Z4, Z5
+	VSHUFPS    $0xee, Z8, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z6, Z8
+	VSHUFF32X4 $0xee, Z3, Z6, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z6
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z6, Z8, Z13
+	VSHUFF32X4 $0xdd, Z6, Z8, Z6
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z7, Z9
+	VSHUFF32X4 $0xee, Z5, Z7, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VUNPCKLPS  Z1, Z0, Z6
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z7
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z0, Z0, Z5
+	VUNPCKHPS  Z0, Z0, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z7, Z6, Z16
+	VSHUFPS    $0xee, Z7, Z6, Z6
+	VSHUFPS    $0x44, Z2, Z1, Z7
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z8, Z4, Z5
+	VSHUFPS    $0xee, Z8, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z9, Z8
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z8, Z16
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z8, Z2, Z16
+	VSHUFF32X4 $0xdd, Z8, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z6, Z8
+	VSHUFF32X4 $0xee, Z3, Z6, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z6
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z6, Z8, Z13
+	VSHUFF32X4 $0xdd, Z6, Z8, Z6
+	VSHUFF32X4 $0x88, Z9, Z3, Z8
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z7, Z9
+	VSHUFF32X4 $0xee, Z5, Z7, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z7
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z7, Z9, Z15
+	VSHUFF32X4 $0xdd, Z7, Z9, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_7(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_7(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z14
+	VMOVUPS.Z    64(AX), K2, Z15
+	VBROADCASTSS (DX), Z16
+	VFMADD231PS  Z16, Z14, Z0
+	VFMADD231PS  Z16, Z15, Z1
+	VBROADCASTSS 4(DX), Z16
+	VFMADD231PS  Z16, Z14, Z2
+	VFMADD231PS  Z16, Z15, Z3
+	VBROADCASTSS 8(DX), Z16
+	VFMADD231PS  Z16, Z14, Z4
+	VFMADD231PS  Z16, Z15, Z5
+	VBROADCASTSS 12(DX), Z16
+	VFMADD231PS  Z16, Z14, Z6
+	VFMADD231PS  Z16, Z15, Z7
+	VBROADCASTSS 16(DX), Z16
+	VFMADD231PS  Z16, Z14, Z8
+	VFMADD231PS  Z16, Z15, Z9
+	VBROADCASTSS 20(DX), Z16
+	VFMADD231PS  Z16, Z14, Z10
+	VFMADD231PS  Z16, Z15, Z11
+	VBROADCASTSS 24(DX), Z16
+	VFMADD231PS  Z16, Z14, Z12
+	VFMADD231PS  Z16, Z15, Z13
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z14
+	VMOVUPS.Z    64(AX), K2, Z15
+	VMOVUPS      Z14, (R12)
+	VMOVUPS      Z15, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z16
+	VFMADD231PS  Z16, Z14, Z0
+	VFMADD231PS  Z16, Z15, Z1
+	VBROADCASTSS 4(DX), Z16
+	VFMADD231PS  Z16, Z14, Z2
+	VFMADD231PS  Z16, Z15, Z3
+	VBROADCASTSS 8(DX), Z16
+	VFMADD231PS  Z16, Z14, Z4
+	VFMADD231PS  Z16, Z15, Z5
+	VBROADCASTSS 12(DX), Z16
+	VFMADD231PS  Z16, Z14, Z6
+	VFMADD231PS  Z16, Z15, Z7
+	VBROADCASTSS 16(DX), Z16
+	VFMADD231PS  Z16, Z14, Z8
+	VFMADD231PS  Z16, Z15, Z9
+	VBROADCASTSS 20(DX), Z16
+	VFMADD231PS  Z16, Z14, Z10
+	VFMADD231PS  Z16, Z15, Z11
+	VBROADCASTSS 24(DX), Z16
+	VFMADD231PS  Z16, Z14, Z12
+	VFMADD231PS  Z16, Z15, Z13
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+	VADDPS 768(AX), Z12, Z12
+	VADDPS 832(AX), Z13, Z13
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x0000007f, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VMOVUPS    768(AX), Z6
+	VUNPCKLPS  Z1, Z0, Z7
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z8
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z0, Z6, Z5
+	VUNPCKHPS  Z0, Z6, Z6
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z8, Z7, Z16
+	VSHUFPS    $0xee, Z8, Z7, Z7
+	VSHUFPS    $0x44, Z2, Z1, Z8
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z9, Z6
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z7, Z6
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z7
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z7, Z6, Z13
+	VSHUFF32X4 $0xdd, Z7, Z6, Z6
+	VSHUFF32X4 $0x88, Z9, Z3, Z7
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z8, Z9
+	VSHUFF32X4 $0xee, Z5, Z8, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z8
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z8, Z9, Z15
+	VSHUFF32X4 $0xdd, Z8, Z9, Z8
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VMOVUPS    832(AX), Z6
+	VUNPCKLPS  Z1, Z0, Z7
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z8
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z0, Z6, Z5
+	VUNPCKHPS  Z0, Z6, Z6
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z8, Z7, Z16
+	VSHUFPS    $0xee, Z8, Z7, Z7
+	VSHUFPS    $0x44, Z2, Z1, Z8
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z9, Z6
+	VSHUFPS    $0xee, Z11, Z9, Z9
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z7, Z6
+	VSHUFF32X4 $0xee, Z3, Z7, Z3
+	VSHUFF32X4 $0x44, Z13, Z9, Z7
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z7, Z6, Z13
+	VSHUFF32X4 $0xdd, Z7, Z6, Z6
+	VSHUFF32X4 $0x88, Z9, Z3, Z7
+	VSHUFF32X4 $0xdd, Z9, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z8, Z9
+	VSHUFF32X4 $0xee, Z5, Z8, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z8
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z8, Z9, Z15
+	VSHUFF32X4 $0xdd, Z8, Z9, Z8
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_8(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_8(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z16
+	VMOVUPS.Z    64(AX), K2, Z17
+	VBROADCASTSS (DX), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS 4(DX), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS 8(DX), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS 12(DX), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS 16(DX), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS 20(DX), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS 24(DX), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS 28(DX), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z16
+	VMOVUPS.Z    64(AX), K2, Z17
+	VMOVUPS      Z16, (R12)
+	VMOVUPS      Z17, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z18
+	VFMADD231PS  Z18, Z16, Z0
+	VFMADD231PS  Z18, Z17, Z1
+	VBROADCASTSS 4(DX), Z18
+	VFMADD231PS  Z18, Z16, Z2
+	VFMADD231PS  Z18, Z17, Z3
+	VBROADCASTSS 8(DX), Z18
+	VFMADD231PS  Z18, Z16, Z4
+	VFMADD231PS  Z18, Z17, Z5
+	VBROADCASTSS 12(DX), Z18
+	VFMADD231PS  Z18, Z16, Z6
+	VFMADD231PS  Z18, Z17, Z7
+	VBROADCASTSS 16(DX), Z18
+	VFMADD231PS  Z18, Z16, Z8
+	VFMADD231PS  Z18, Z17, Z9
+	VBROADCASTSS 20(DX), Z18
+	VFMADD231PS  Z18, Z16, Z10
+	VFMADD231PS  Z18, Z17, Z11
+	VBROADCASTSS 24(DX), Z18
+	VFMADD231PS  Z18, Z16, Z12
+	VFMADD231PS  Z18, Z17, Z13
+	VBROADCASTSS 28(DX), Z18
+	VFMADD231PS  Z18, Z16, Z14
+	VFMADD231PS  Z18, Z17, Z15
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+	VADDPS 768(AX), Z12, Z12
+	VADDPS 832(AX), Z13, Z13
+	VADDPS 896(AX), Z14, Z14
+	VADDPS 960(AX), Z15, Z15
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x000000ff, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VMOVUPS    768(AX), Z6
+	VMOVUPS    896(AX), Z7
+	VUNPCKLPS  Z1, Z0, Z8
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z9
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z9, Z8, Z16
+	VSHUFPS    $0xee, Z9, Z8, Z8
+	VSHUFPS    $0x44, Z2, Z1, Z9
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z7, Z6
+	VSHUFPS    $0xee, Z11, Z7, Z7
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z8, Z6
+	VSHUFF32X4 $0xee, Z3, Z8, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z8
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z8, Z6, Z13
+	VSHUFF32X4 $0xdd, Z8, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z8
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z9, Z7
+	VSHUFF32X4 $0xee, Z5, Z9, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z9
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z9, Z7, Z15
+	VSHUFF32X4 $0xdd, Z9, Z7, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VMOVUPS    832(AX), Z6
+	VMOVUPS    960(AX), Z7
+	VUNPCKLPS  Z1, Z0, Z8
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z9
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z0, Z0, Z7
+	VUNPCKHPS  Z0, Z0, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z9, Z8, Z16
+	VSHUFPS    $0xee, Z9, Z8, Z8
+	VSHUFPS    $0x44, Z2, Z1, Z9
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z7, Z6
+	VSHUFPS    $0xee, Z11, Z7, Z7
+	VSHUFPS    $0x44, Z12, Z10, Z11
+	VSHUFPS    $0xee, Z12, Z10, Z10
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z8, Z6
+	VSHUFF32X4 $0xee, Z3, Z8, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z8
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z8, Z6, Z13
+	VSHUFF32X4 $0xdd, Z8, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z8
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z9, Z7
+	VSHUFF32X4 $0xee, Z5, Z9, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z9
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z9, Z7, Z15
+	VSHUFF32X4 $0xdd, Z9, Z7, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z9
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z10, Z4
+	VSHUFF32X4 $0xee, Z0, Z10, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z10
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_9(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_9(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	VPXORD  Z16, Z16, Z16
+	VPXORD  Z17, Z17, Z17
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z18
+	VMOVUPS.Z    64(AX), K2, Z19
+	VBROADCASTSS (DX), Z20
+	VFMADD231PS  Z20, Z18, Z0
+	VFMADD231PS  Z20, Z19, Z1
+	VBROADCASTSS 4(DX), Z20
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VBROADCASTSS 8(DX), Z20
+	VFMADD231PS  Z20, Z18, Z4
+	VFMADD231PS  Z20, Z19, Z5
+	VBROADCASTSS 12(DX), Z20
+	VFMADD231PS  Z20, Z18, Z6
+	VFMADD231PS  Z20, Z19, Z7
+	VBROADCASTSS 16(DX), Z20
+	VFMADD231PS  Z20, Z18, Z8
+	VFMADD231PS  Z20, Z19, Z9
+	VBROADCASTSS 20(DX), Z20
+	VFMADD231PS  Z20, Z18, Z10
+	VFMADD231PS  Z20, Z19, Z11
+	VBROADCASTSS 24(DX), Z20
+	VFMADD231PS  Z20, Z18, Z12
+	VFMADD231PS  Z20, Z19, Z13
+	VBROADCASTSS 28(DX), Z20
+	VFMADD231PS  Z20, Z18, Z14
+	VFMADD231PS  Z20, Z19, Z15
+	VBROADCASTSS 32(DX), Z20
+	VFMADD231PS  Z20, Z18, Z16
+	VFMADD231PS  Z20, Z19, Z17
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z18
+	VMOVUPS.Z    64(AX), K2, Z19
+	VMOVUPS      Z18, (R12)
+	VMOVUPS      Z19, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z20
+	VFMADD231PS  Z20, Z18, Z0
+	VFMADD231PS  Z20, Z19, Z1
+	VBROADCASTSS 4(DX), Z20
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VBROADCASTSS 8(DX), Z20
+	VFMADD231PS  Z20, Z18, Z4
+	VFMADD231PS  Z20, Z19, Z5
+	VBROADCASTSS 12(DX), Z20
+	VFMADD231PS  Z20, Z18, Z6
+	VFMADD231PS  Z20, Z19, Z7
+	VBROADCASTSS 16(DX), Z20
+	VFMADD231PS  Z20, Z18, Z8
+	VFMADD231PS  Z20, Z19, Z9
+	VBROADCASTSS 20(DX), Z20
+	VFMADD231PS  Z20, Z18, Z10
+	VFMADD231PS  Z20, Z19, Z11
+	VBROADCASTSS 24(DX), Z20
+	VFMADD231PS  Z20, Z18, Z12
+	VFMADD231PS  Z20, Z19, Z13
+	VBROADCASTSS 28(DX), Z20
+	VFMADD231PS  Z20, Z18, Z14
+	VFMADD231PS  Z20, Z19, Z15
+	VBROADCASTSS 32(DX), Z20
+	VFMADD231PS  Z20, Z18, Z16
+	VFMADD231PS  Z20, Z19, Z17
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+	VADDPS 768(AX), Z12, Z12
+	VADDPS 832(AX), Z13, Z13
+	VADDPS 896(AX), Z14, Z14
+	VADDPS 960(AX), Z15, Z15
+	VADDPS 1024(AX), Z16, Z16
+	VADDPS 1088(AX), Z17, Z17
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VMOVUPS Z16, 1024(AX)
+	VMOVUPS Z17, 1088(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x000001ff, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VMOVUPS    768(AX), Z6
+	VMOVUPS    896(AX), Z7
+	VMOVUPS    1024(AX), Z8
+	VUNPCKLPS  Z1, Z0, Z9
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z10
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z0, Z8, Z7
+	VUNPCKHPS  Z0, Z8, Z8
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z10, Z9, Z16
+	VSHUFPS    $0xee, Z10, Z9, Z9
+	VSHUFPS    $0x44, Z2, Z1, Z10
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z7, Z6
+	VSHUFPS    $0xee, Z11, Z7, Z7
+	VSHUFPS    $0x44, Z12, Z8, Z11
+	VSHUFPS    $0xee, Z12, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z9, Z6
+	VSHUFF32X4 $0xee, Z3, Z9, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z9
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z6, Z13
+	VSHUFF32X4 $0xdd, Z9, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z9
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z10, Z7
+	VSHUFF32X4 $0xee, Z5, Z10, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z10
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z10, Z7, Z15
+	VSHUFF32X4 $0xdd, Z10, Z7, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z10
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z8
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VMOVUPS    832(AX), Z6
+	VMOVUPS    960(AX), Z7
+	VMOVUPS    1088(AX), Z8
+	VUNPCKLPS  Z1, Z0, Z9
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z10
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z0, Z8, Z7
+	VUNPCKHPS  Z0, Z8, Z8
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z10, Z9, Z16
+	VSHUFPS    $0xee, Z10, Z9, Z9
+	VSHUFPS    $0x44, Z2, Z1, Z10
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z11, Z7, Z6
+	VSHUFPS    $0xee, Z11, Z7, Z7
+	VSHUFPS    $0x44, Z12, Z8, Z11
+	VSHUFPS    $0xee, Z12, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z9, Z6
+	VSHUFF32X4 $0xee, Z3, Z9, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z9
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z6, Z13
+	VSHUFF32X4 $0xdd, Z9, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z9
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z10, Z7
+	VSHUFF32X4 $0xee, Z5, Z10, Z5
+	VSHUFF32X4 $0x44, Z15, Z11, Z10
+	VSHUFF32X4 $0xee, Z15, Z11, Z11
+	VSHUFF32X4 $0x88, Z10, Z7, Z15
+	VSHUFF32X4 $0xdd, Z10, Z7, Z7
+	VSHUFF32X4 $0x88, Z11, Z5, Z10
+	VSHUFF32X4 $0xdd, Z11, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z11
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z11, Z8
+	VSHUFF32X4 $0xdd, Z4, Z11, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z11
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_10(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_10(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	VPXORD  Z16, Z16, Z16
+	VPXORD  Z17, Z17, Z17
+	VPXORD  Z18, Z18, Z18
+	VPXORD  Z19, Z19, Z19
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z20
+	VMOVUPS.Z    64(AX), K2, Z21
+	VBROADCASTSS (DX), Z22
+	VFMADD231PS  Z22, Z20, Z0
+	VFMADD231PS  Z22, Z21, Z1
+	VBROADCASTSS 4(DX), Z22
+	VFMADD231PS  Z22, Z20, Z2
+	VFMADD231PS  Z22, Z21, Z3
+	VBROADCASTSS 8(DX), Z22
+	VFMADD231PS  Z22, Z20, Z4
+	VFMADD231PS  Z22, Z21, Z5
+	VBROADCASTSS 12(DX), Z22
+	VFMADD231PS  Z22, Z20, Z6
+	VFMADD231PS  Z22, Z21, Z7
+	VBROADCASTSS 16(DX), Z22
+	VFMADD231PS  Z22, Z20, Z8
+	VFMADD231PS  Z22, Z21, Z9
+	VBROADCASTSS 20(DX), Z22
+	VFMADD231PS  Z22, Z20, Z10
+	VFMADD231PS  Z22, Z21, Z11
+	VBROADCASTSS 24(DX), Z22
+	VFMADD231PS  Z22, Z20, Z12
+	VFMADD231PS  Z22, Z21, Z13
+	VBROADCASTSS 28(DX), Z22
+	VFMADD231PS  Z22, Z20, Z14
+	VFMADD231PS  Z22, Z21, Z15
+	VBROADCASTSS 32(DX), Z22
+	VFMADD231PS  Z22, Z20, Z16
+	VFMADD231PS  Z22, Z21, Z17
+	VBROADCASTSS 36(DX), Z22
+	VFMADD231PS  Z22, Z20, Z18
+	VFMADD231PS  Z22, Z21, Z19
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z20
+	VMOVUPS.Z    64(AX), K2, Z21
+	VMOVUPS      Z20, (R12)
+	VMOVUPS      Z21, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z22
+	VFMADD231PS  Z22, Z20, Z0
+	VFMADD231PS  Z22, Z21, Z1
+	VBROADCASTSS 4(DX), Z22
+	VFMADD231PS  Z22, Z20, Z2
+	VFMADD231PS  Z22, Z21, Z3
+	VBROADCASTSS 8(DX), Z22
+	VFMADD231PS  Z22, Z20, Z4
+	VFMADD231PS  Z22, Z21, Z5
+	VBROADCASTSS 12(DX), Z22
+	VFMADD231PS  Z22, Z20, Z6
+	VFMADD231PS  Z22, Z21, Z7
+	VBROADCASTSS 16(DX), Z22
+	VFMADD231PS  Z22, Z20, Z8
+	VFMADD231PS  Z22, Z21, Z9
+	VBROADCASTSS 20(DX), Z22
+	VFMADD231PS  Z22, Z20, Z10
+	VFMADD231PS  Z22, Z21, Z11
+	VBROADCASTSS 24(DX), Z22
+	VFMADD231PS  Z22, Z20, Z12
+	VFMADD231PS  Z22, Z21, Z13
+	VBROADCASTSS 28(DX), Z22
+	VFMADD231PS  Z22, Z20, Z14
+	VFMADD231PS  Z22, Z21, Z15
+	VBROADCASTSS 32(DX), Z22
+	VFMADD231PS  Z22, Z20, Z16
+	VFMADD231PS  Z22, Z21, Z17
+	VBROADCASTSS 36(DX), Z22
+	VFMADD231PS  Z22, Z20, Z18
+	VFMADD231PS  Z22, Z21, Z19
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+	VADDPS 768(AX), Z12, Z12
+	VADDPS 832(AX), Z13, Z13
+	VADDPS 896(AX), Z14, Z14
+	VADDPS 960(AX), Z15, Z15
+	VADDPS 1024(AX), Z16, Z16
+	VADDPS 1088(AX), Z17, Z17
+	VADDPS 1152(AX), Z18, Z18
+	VADDPS 1216(AX), Z19, Z19
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VMOVUPS Z16, 1024(AX)
+	VMOVUPS Z17, 1088(AX)
+	VMOVUPS Z18, 1152(AX)
+	VMOVUPS Z19, 1216(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x000003ff, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VMOVUPS    768(AX), Z6
+	VMOVUPS    896(AX), Z7
+	VMOVUPS    1024(AX), Z8
+	VMOVUPS    1152(AX), Z9
+	VUNPCKLPS  Z1, Z0, Z10
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z11
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z11, Z10, Z16
+	VSHUFPS    $0xee, Z11, Z10, Z10
+	VSHUFPS    $0x44, Z2, Z1, Z11
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z12, Z8, Z9
+	VSHUFPS    $0xee, Z12, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z10, Z6
+	VSHUFF32X4 $0xee, Z3, Z10, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z10
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z10, Z6, Z13
+	VSHUFF32X4 $0xdd, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z10
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z11, Z7
+	VSHUFF32X4 $0xee, Z5, Z11, Z5
+	VSHUFF32X4 $0x44, Z15, Z9, Z11
+	VSHUFF32X4 $0xee, Z15, Z9, Z9
+	VSHUFF32X4 $0x88, Z11, Z7, Z15
+	VSHUFF32X4 $0xdd, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z11
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z9
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z9, Z8
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z9
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VMOVUPS    832(AX), Z6
+	VMOVUPS    960(AX), Z7
+	VMOVUPS    1088(AX), Z8
+	VMOVUPS    1216(AX), Z9
+	VUNPCKLPS  Z1, Z0, Z10
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z11
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z0, Z0, Z9
+	VUNPCKHPS  Z0, Z0, Z12
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z11, Z10, Z16
+	VSHUFPS    $0xee, Z11, Z10, Z10
+	VSHUFPS    $0x44, Z2, Z1, Z11
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z12, Z8, Z9
+	VSHUFPS    $0xee, Z12, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z13, Z12
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z12, Z6, Z16
+	VSHUFF32X4 $0xee, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z12
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z10, Z6
+	VSHUFF32X4 $0xee, Z3, Z10, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z10
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z10, Z6, Z13
+	VSHUFF32X4 $0xdd, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z10
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z11, Z7
+	VSHUFF32X4 $0xee, Z5, Z11, Z5
+	VSHUFF32X4 $0x44, Z15, Z9, Z11
+	VSHUFF32X4 $0xee, Z15, Z9, Z9
+	VSHUFF32X4 $0x88, Z11, Z7, Z15
+	VSHUFF32X4 $0xdd, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z11
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z9
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z9, Z8
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z9
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_11(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_11(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	VPXORD  Z16, Z16, Z16
+	VPXORD  Z17, Z17, Z17
+	VPXORD  Z18, Z18, Z18
+	VPXORD  Z19, Z19, Z19
+	VPXORD  Z20, Z20, Z20
+	VPXORD  Z21, Z21, Z21
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z22
+	VMOVUPS.Z    64(AX), K2, Z23
+	VBROADCASTSS (DX), Z24
+	VFMADD231PS  Z24, Z22, Z0
+	VFMADD231PS  Z24, Z23, Z1
+	VBROADCASTSS 4(DX), Z24
+	VFMADD231PS  Z24, Z22, Z2
+	VFMADD231PS  Z24, Z23, Z3
+	VBROADCASTSS 8(DX), Z24
+	VFMADD231PS  Z24, Z22, Z4
+	VFMADD231PS  Z24, Z23, Z5
+	VBROADCASTSS 12(DX), Z24
+	VFMADD231PS  Z24, Z22, Z6
+	VFMADD231PS  Z24, Z23, Z7
+	VBROADCASTSS 16(DX), Z24
+	VFMADD231PS  Z24, Z22, Z8
+	VFMADD231PS  Z24, Z23, Z9
+	VBROADCASTSS 20(DX), Z24
+	VFMADD231PS  Z24, Z22, Z10
+	VFMADD231PS  Z24, Z23, Z11
+	VBROADCASTSS 24(DX), Z24
+	VFMADD231PS  Z24, Z22, Z12
+	VFMADD231PS  Z24, Z23, Z13
+	VBROADCASTSS 28(DX), Z24
+	VFMADD231PS  Z24, Z22, Z14
+	VFMADD231PS  Z24, Z23, Z15
+	VBROADCASTSS 32(DX), Z24
+	VFMADD231PS  Z24, Z22, Z16
+	VFMADD231PS  Z24, Z23, Z17
+	VBROADCASTSS 36(DX), Z24
+	VFMADD231PS  Z24, Z22, Z18
+	VFMADD231PS  Z24, Z23, Z19
+	VBROADCASTSS 40(DX), Z24
+	VFMADD231PS  Z24, Z22, Z20
+	VFMADD231PS  Z24, Z23, Z21
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z22
+	VMOVUPS.Z    64(AX), K2, Z23
+	VMOVUPS      Z22, (R12)
+	VMOVUPS      Z23, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z24
+	VFMADD231PS  Z24, Z22, Z0
+	VFMADD231PS  Z24, Z23, Z1
+	VBROADCASTSS 4(DX), Z24
+	VFMADD231PS  Z24, Z22, Z2
+	VFMADD231PS  Z24, Z23, Z3
+	VBROADCASTSS 8(DX), Z24
+	VFMADD231PS  Z24, Z22, Z4
+	VFMADD231PS  Z24, Z23, Z5
+	VBROADCASTSS 12(DX), Z24
+	VFMADD231PS  Z24, Z22, Z6
+	VFMADD231PS  Z24, Z23, Z7
+	VBROADCASTSS 16(DX), Z24
+	VFMADD231PS  Z24, Z22, Z8
+	VFMADD231PS  Z24, Z23, Z9
+	VBROADCASTSS 20(DX), Z24
+	VFMADD231PS  Z24, Z22, Z10
+	VFMADD231PS  Z24, Z23, Z11
+	VBROADCASTSS 24(DX), Z24
+	VFMADD231PS  Z24, Z22, Z12
+	VFMADD231PS  Z24, Z23, Z13
+	VBROADCASTSS 28(DX), Z24
+	VFMADD231PS  Z24, Z22, Z14
+	VFMADD231PS  Z24, Z23, Z15
+	VBROADCASTSS 32(DX), Z24
+	VFMADD231PS  Z24, Z22, Z16
+	VFMADD231PS  Z24, Z23, Z17
+	VBROADCASTSS 36(DX), Z24
+	VFMADD231PS  Z24, Z22, Z18
+	VFMADD231PS  Z24, Z23, Z19
+	VBROADCASTSS 40(DX), Z24
+	VFMADD231PS  Z24, Z22, Z20
+	VFMADD231PS  Z24, Z23, Z21
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+	VADDPS 768(AX), Z12, Z12
+	VADDPS 832(AX), Z13, Z13
+	VADDPS 896(AX), Z14, Z14
+	VADDPS 960(AX), Z15, Z15
+	VADDPS 1024(AX), Z16, Z16
+	VADDPS 1088(AX), Z17, Z17
+	VADDPS 1152(AX), Z18, Z18
+	VADDPS 1216(AX), Z19, Z19
+	VADDPS 1280(AX), Z20, Z20
+	VADDPS 1344(AX), Z21, Z21
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VMOVUPS Z16, 1024(AX)
+	VMOVUPS Z17, 1088(AX)
+	VMOVUPS Z18, 1152(AX)
+	VMOVUPS Z19, 1216(AX)
+	VMOVUPS Z20, 1280(AX)
+	VMOVUPS Z21, 1344(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x000007ff, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VMOVUPS    768(AX), Z6
+	VMOVUPS    896(AX), Z7
+	VMOVUPS    1024(AX), Z8
+	VMOVUPS    1152(AX), Z9
+	VMOVUPS    1280(AX), Z10
+	VUNPCKLPS  Z1, Z0, Z11
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z12
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z0, Z10, Z9
+	VUNPCKHPS  Z0, Z10, Z10
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z12, Z11, Z16
+	VSHUFPS    $0xee, Z12, Z11, Z11
+	VSHUFPS    $0x44, Z2, Z1, Z12
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z10, Z8, Z9
+	VSHUFPS    $0xee, Z10, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z13, Z10
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z10, Z6, Z16
+	VSHUFF32X4 $0xee, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z10
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z11, Z6
+	VSHUFF32X4 $0xee, Z3, Z11, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z11
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z11, Z6, Z13
+	VSHUFF32X4 $0xdd, Z11, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z11
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z12, Z7
+	VSHUFF32X4 $0xee, Z5, Z12, Z5
+	VSHUFF32X4 $0x44, Z15, Z9, Z12
+	VSHUFF32X4 $0xee, Z15, Z9, Z9
+	VSHUFF32X4 $0x88, Z12, Z7, Z15
+	VSHUFF32X4 $0xdd, Z12, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z12
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z9
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z9, Z8
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z9
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VMOVUPS    832(AX), Z6
+	VMOVUPS    960(AX), Z7
+	VMOVUPS    1088(AX), Z8
+	VMOVUPS    1216(AX), Z9
+	VMOVUPS    1344(AX), Z10
+	VUNPCKLPS  Z1, Z0, Z11
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z12
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z0, Z10, Z9
+	VUNPCKHPS  Z0, Z10, Z10
+	VUNPCKLPS  Z0, Z0, Z13
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z12, Z11, Z16
+	VSHUFPS    $0xee, Z12, Z11, Z11
+	VSHUFPS    $0x44, Z2, Z1, Z12
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z10, Z8, Z9
+	VSHUFPS    $0xee, Z10, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z13, Z10
+	VSHUFPS    $0xee, Z15, Z13, Z13
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z10, Z6, Z16
+	VSHUFF32X4 $0xee, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z10
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z11, Z6
+	VSHUFF32X4 $0xee, Z3, Z11, Z3
+	VSHUFF32X4 $0x44, Z13, Z7, Z11
+	VSHUFF32X4 $0xee, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z11, Z6, Z13
+	VSHUFF32X4 $0xdd, Z11, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z11
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z12, Z7
+	VSHUFF32X4 $0xee, Z5, Z12, Z5
+	VSHUFF32X4 $0x44, Z15, Z9, Z12
+	VSHUFF32X4 $0xee, Z15, Z9, Z9
+	VSHUFF32X4 $0x88, Z12, Z7, Z15
+	VSHUFF32X4 $0xdd, Z12, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z12
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z9
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z9, Z8
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z9
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF32_12(a *float32, lda int, b *float32, ldb int, ct *float32, c *float32, ldc int, kc int, mode int, rows int, pf *float32, pfs int, pk *float32)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF32_12(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x02, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x02, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	VPXORD  Z16, Z16, Z16
+	VPXORD  Z17, Z17, Z17
+	VPXORD  Z18, Z18, Z18
+	VPXORD  Z19, Z19, Z19
+	VPXORD  Z20, Z20, Z20
+	VPXORD  Z21, Z21, Z21
+	VPXORD  Z22, Z22, Z22
+	VPXORD  Z23, Z23, Z23
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z24
+	VMOVUPS.Z    64(AX), K2, Z25
+	VBROADCASTSS (DX), Z26
+	VFMADD231PS  Z26, Z24, Z0
+	VFMADD231PS  Z26, Z25, Z1
+	VBROADCASTSS 4(DX), Z26
+	VFMADD231PS  Z26, Z24, Z2
+	VFMADD231PS  Z26, Z25, Z3
+	VBROADCASTSS 8(DX), Z26
+	VFMADD231PS  Z26, Z24, Z4
+	VFMADD231PS  Z26, Z25, Z5
+	VBROADCASTSS 12(DX), Z26
+	VFMADD231PS  Z26, Z24, Z6
+	VFMADD231PS  Z26, Z25, Z7
+	VBROADCASTSS 16(DX), Z26
+	VFMADD231PS  Z26, Z24, Z8
+	VFMADD231PS  Z26, Z25, Z9
+	VBROADCASTSS 20(DX), Z26
+	VFMADD231PS  Z26, Z24, Z10
+	VFMADD231PS  Z26, Z25, Z11
+	VBROADCASTSS 24(DX), Z26
+	VFMADD231PS  Z26, Z24, Z12
+	VFMADD231PS  Z26, Z25, Z13
+	VBROADCASTSS 28(DX), Z26
+	VFMADD231PS  Z26, Z24, Z14
+	VFMADD231PS  Z26, Z25, Z15
+	VBROADCASTSS 32(DX), Z26
+	VFMADD231PS  Z26, Z24, Z16
+	VFMADD231PS  Z26, Z25, Z17
+	VBROADCASTSS 36(DX), Z26
+	VFMADD231PS  Z26, Z24, Z18
+	VFMADD231PS  Z26, Z25, Z19
+	VBROADCASTSS 40(DX), Z26
+	VFMADD231PS  Z26, Z24, Z20
+	VFMADD231PS  Z26, Z25, Z21
+	VBROADCASTSS 44(DX), Z26
+	VFMADD231PS  Z26, Z24, Z22
+	VFMADD231PS  Z26, Z25, Z23
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPS.Z    (AX), K1, Z24
+	VMOVUPS.Z    64(AX), K2, Z25
+	VMOVUPS      Z24, (R12)
+	VMOVUPS      Z25, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSS (DX), Z26
+	VFMADD231PS  Z26, Z24, Z0
+	VFMADD231PS  Z26, Z25, Z1
+	VBROADCASTSS 4(DX), Z26
+	VFMADD231PS  Z26, Z24, Z2
+	VFMADD231PS  Z26, Z25, Z3
+	VBROADCASTSS 8(DX), Z26
+	VFMADD231PS  Z26, Z24, Z4
+	VFMADD231PS  Z26, Z25, Z5
+	VBROADCASTSS 12(DX), Z26
+	VFMADD231PS  Z26, Z24, Z6
+	VFMADD231PS  Z26, Z25, Z7
+	VBROADCASTSS 16(DX), Z26
+	VFMADD231PS  Z26, Z24, Z8
+	VFMADD231PS  Z26, Z25, Z9
+	VBROADCASTSS 20(DX), Z26
+	VFMADD231PS  Z26, Z24, Z10
+	VFMADD231PS  Z26, Z25, Z11
+	VBROADCASTSS 24(DX), Z26
+	VFMADD231PS  Z26, Z24, Z12
+	VFMADD231PS  Z26, Z25, Z13
+	VBROADCASTSS 28(DX), Z26
+	VFMADD231PS  Z26, Z24, Z14
+	VFMADD231PS  Z26, Z25, Z15
+	VBROADCASTSS 32(DX), Z26
+	VFMADD231PS  Z26, Z24, Z16
+	VFMADD231PS  Z26, Z25, Z17
+	VBROADCASTSS 36(DX), Z26
+	VFMADD231PS  Z26, Z24, Z18
+	VFMADD231PS  Z26, Z25, Z19
+	VBROADCASTSS 40(DX), Z26
+	VFMADD231PS  Z26, Z24, Z20
+	VFMADD231PS  Z26, Z25, Z21
+	VBROADCASTSS 44(DX), Z26
+	VFMADD231PS  Z26, Z24, Z22
+	VFMADD231PS  Z26, Z25, Z23
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPS (AX), Z0, Z0
+	VADDPS 64(AX), Z1, Z1
+	VADDPS 128(AX), Z2, Z2
+	VADDPS 192(AX), Z3, Z3
+	VADDPS 256(AX), Z4, Z4
+	VADDPS 320(AX), Z5, Z5
+	VADDPS 384(AX), Z6, Z6
+	VADDPS 448(AX), Z7, Z7
+	VADDPS 512(AX), Z8, Z8
+	VADDPS 576(AX), Z9, Z9
+	VADDPS 640(AX), Z10, Z10
+	VADDPS 704(AX), Z11, Z11
+	VADDPS 768(AX), Z12, Z12
+	VADDPS 832(AX), Z13, Z13
+	VADDPS 896(AX), Z14, Z14
+	VADDPS 960(AX), Z15, Z15
+	VADDPS 1024(AX), Z16, Z16
+	VADDPS 1088(AX), Z17, Z17
+	VADDPS 1152(AX), Z18, Z18
+	VADDPS 1216(AX), Z19, Z19
+	VADDPS 1280(AX), Z20, Z20
+	VADDPS 1344(AX), Z21, Z21
+	VADDPS 1408(AX), Z22, Z22
+	VADDPS 1472(AX), Z23, Z23
+
+noadd:
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	VMOVUPS Z2, 128(AX)
+	VMOVUPS Z3, 192(AX)
+	VMOVUPS Z4, 256(AX)
+	VMOVUPS Z5, 320(AX)
+	VMOVUPS Z6, 384(AX)
+	VMOVUPS Z7, 448(AX)
+	VMOVUPS Z8, 512(AX)
+	VMOVUPS Z9, 576(AX)
+	VMOVUPS Z10, 640(AX)
+	VMOVUPS Z11, 704(AX)
+	VMOVUPS Z12, 768(AX)
+	VMOVUPS Z13, 832(AX)
+	VMOVUPS Z14, 896(AX)
+	VMOVUPS Z15, 960(AX)
+	VMOVUPS Z16, 1024(AX)
+	VMOVUPS Z17, 1088(AX)
+	VMOVUPS Z18, 1152(AX)
+	VMOVUPS Z19, 1216(AX)
+	VMOVUPS Z20, 1280(AX)
+	VMOVUPS Z21, 1344(AX)
+	VMOVUPS Z22, 1408(AX)
+	VMOVUPS Z23, 1472(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x02, DX
+	MOVQ       $0x00000fff, BX
+	KMOVW      BX, K1
+	VMOVUPS    (AX), Z0
+	VMOVUPS    128(AX), Z1
+	VMOVUPS    256(AX), Z2
+	VMOVUPS    384(AX), Z3
+	VMOVUPS    512(AX), Z4
+	VMOVUPS    640(AX), Z5
+	VMOVUPS    768(AX), Z6
+	VMOVUPS    896(AX), Z7
+	VMOVUPS    1024(AX), Z8
+	VMOVUPS    1152(AX), Z9
+	VMOVUPS    1280(AX), Z10
+	VMOVUPS    1408(AX), Z11
+	VUNPCKLPS  Z1, Z0, Z12
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z13
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z11, Z10, Z9
+	VUNPCKHPS  Z11, Z10, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z13, Z12, Z16
+	VSHUFPS    $0xee, Z13, Z12, Z12
+	VSHUFPS    $0x44, Z2, Z1, Z13
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z10, Z8, Z9
+	VSHUFPS    $0xee, Z10, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z11, Z10
+	VSHUFPS    $0xee, Z15, Z11, Z11
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z10, Z6, Z16
+	VSHUFF32X4 $0xee, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z10
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z12, Z6
+	VSHUFF32X4 $0xee, Z3, Z12, Z3
+	VSHUFF32X4 $0x44, Z11, Z7, Z12
+	VSHUFF32X4 $0xee, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z12, Z6, Z11
+	VSHUFF32X4 $0xdd, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z12
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z13, Z7
+	VSHUFF32X4 $0xee, Z5, Z13, Z5
+	VSHUFF32X4 $0x44, Z15, Z9, Z13
+	VSHUFF32X4 $0xee, Z15, Z9, Z9
+	VSHUFF32X4 $0x88, Z13, Z7, Z15
+	VSHUFF32X4 $0xdd, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z13
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z9
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z9, Z8
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z9
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPS    64(AX), Z0
+	VMOVUPS    192(AX), Z1
+	VMOVUPS    320(AX), Z2
+	VMOVUPS    448(AX), Z3
+	VMOVUPS    576(AX), Z4
+	VMOVUPS    704(AX), Z5
+	VMOVUPS    832(AX), Z6
+	VMOVUPS    960(AX), Z7
+	VMOVUPS    1088(AX), Z8
+	VMOVUPS    1216(AX), Z9
+	VMOVUPS    1344(AX), Z10
+	VMOVUPS    1472(AX), Z11
+	VUNPCKLPS  Z1, Z0, Z12
+	VUNPCKHPS  Z1, Z0, Z1
+	VUNPCKLPS  Z3, Z2, Z13
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z11, Z10, Z9
+	VUNPCKHPS  Z11, Z10, Z10
+	VUNPCKLPS  Z0, Z0, Z11
+	VUNPCKHPS  Z0, Z0, Z14
+	VUNPCKLPS  Z0, Z0, Z15
+	VUNPCKHPS  Z0, Z0, Z0
+	VSHUFPS    $0x44, Z13, Z12, Z16
+	VSHUFPS    $0xee, Z13, Z12, Z12
+	VSHUFPS    $0x44, Z2, Z1, Z13
+	VSHUFPS    $0xee, Z2, Z1, Z1
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z10, Z8, Z9
+	VSHUFPS    $0xee, Z10, Z8, Z8
+	VSHUFPS    $0x44, Z15, Z11, Z10
+	VSHUFPS    $0xee, Z15, Z11, Z11
+	VSHUFPS    $0x44, Z0, Z14, Z15
+	VSHUFPS    $0xee, Z0, Z14, Z0
+	VSHUFF32X4 $0x44, Z2, Z16, Z14
+	VSHUFF32X4 $0xee, Z2, Z16, Z2
+	VSHUFF32X4 $0x44, Z10, Z6, Z16
+	VSHUFF32X4 $0xee, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z16, Z14, Z10
+	VSHUFF32X4 $0xdd, Z16, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z16
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z12, Z6
+	VSHUFF32X4 $0xee, Z3, Z12, Z3
+	VSHUFF32X4 $0x44, Z11, Z7, Z12
+	VSHUFF32X4 $0xee, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z12, Z6, Z11
+	VSHUFF32X4 $0xdd, Z12, Z6, Z6
+	VSHUFF32X4 $0x88, Z7, Z3, Z12
+	VSHUFF32X4 $0xdd, Z7, Z3, Z3
+	VSHUFF32X4 $0x44, Z5, Z13, Z7
+	VSHUFF32X4 $0xee, Z5, Z13, Z5
+	VSHUFF32X4 $0x44, Z15, Z9, Z13
+	VSHUFF32X4 $0xee, Z15, Z9, Z9
+	VSHUFF32X4 $0x88, Z13, Z7, Z15
+	VSHUFF32X4 $0xdd, Z13, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z13
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z1, Z9
+	VSHUFF32X4 $0xee, Z4, Z1, Z1
+	VSHUFF32X4 $0x44, Z0, Z8, Z4
+	VSHUFF32X4 $0xee, Z0, Z8, Z0
+	VSHUFF32X4 $0x88, Z4, Z9, Z8
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z0, Z1, Z9
+	VSHUFF32X4 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x10
+	JLE        end
+	VMOVUPS    Z10, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x11
+	JLE        end
+	VMOVUPS    Z11, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x12
+	JLE        end
+	VMOVUPS    Z15, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x13
+	JLE        end
+	VMOVUPS    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x14
+	JLE        end
+	VMOVUPS    Z14, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x15
+	JLE        end
+	VMOVUPS    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x16
+	JLE        end
+	VMOVUPS    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x17
+	JLE        end
+	VMOVUPS    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x18
+	JLE        end
+	VMOVUPS    Z16, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x19
+	JLE        end
+	VMOVUPS    Z12, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1a
+	JLE        end
+	VMOVUPS    Z13, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1b
+	JLE        end
+	VMOVUPS    Z9, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1c
+	JLE        end
+	VMOVUPS    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1d
+	JLE        end
+	VMOVUPS    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1e
+	JLE        end
+	VMOVUPS    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x1f
+	JLE        end
+	VMOVUPS    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZTF32_1(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_1(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z2
+	VMOVUPS.Z    64(R8), K2, Z3
+	VBROADCASTSS (R9), Z4
+	VFMADD231PS  Z4, Z2, Z0
+	VFMADD231PS  Z4, Z3, Z1
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000001, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000010, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000100, R9
+	KMOVW        R9, K3
+	MOVQ         $0x00001000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z0, Z0, Z2
+	VUNPCKHPS    Z0, Z0, Z3
+	VUNPCKLPS    Z0, Z0, Z4
+	VUNPCKHPS    Z0, Z0, Z5
+	VSHUFPS      $0x44, Z4, Z2, Z6
+	VSHUFPS      $0xee, Z4, Z2, Z2
+	VSHUFPS      $0x44, Z5, Z3, Z4
+	VSHUFPS      $0xee, Z5, Z3, Z3
+	VUNPCKLPS    Z1, Z1, Z5
+	VUNPCKHPS    Z1, Z1, Z7
+	VUNPCKLPS    Z1, Z1, Z8
+	VUNPCKHPS    Z1, Z1, Z9
+	VSHUFPS      $0x44, Z8, Z5, Z10
+	VSHUFPS      $0xee, Z8, Z5, Z5
+	VSHUFPS      $0x44, Z9, Z7, Z8
+	VSHUFPS      $0xee, Z9, Z7, Z7
+	VMOVUPS      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z2, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z3, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z6, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z2, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z4, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z3, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z6, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z2, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z4, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z3, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z6, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z2, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z4, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z3, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z5, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z5, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z7, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z5, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z7, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z5, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z7, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_1(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_1(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000001, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X4
+	VMOVUPS.Z        (AX)(CX*1), K1, X5
+	VMOVUPS.Z        (AX)(CX*2), K1, X6
+	VMOVUPS.Z        (AX)(DX*1), K1, X7
+	VFMADD231PS.BCST (AX), X4, X0
+	VFMADD231PS.BCST (AX)(CX*1), X5, X1
+	VFMADD231PS.BCST (AX)(CX*2), X6, X2
+	VFMADD231PS.BCST (AX)(DX*1), X7, X3
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X4
+	VFMADD231PS.BCST (AX), X4, X0
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X1, X0, X0
+	VADDPS  X3, X2, X2
+	VADDPS  X2, X0, X0
+	VMOVUPS X0, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF32_1(dst *float32, ldd int, src *float32, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF32_1(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), CX
+	MOVQ nb+24(FP), DX
+
+block:
+	TESTQ   DX, DX
+	JZ      done
+	VMOVUPS (CX), Z0
+	MOVQ    AX, BX
+	VMOVUPS Z0, (BX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x40, AX
+	DECQ    DX
+	JMP     block
+
+done:
+	VZEROUPPER
+	RET
+
+// func bcZTF32_2(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_2(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z4
+	VMOVUPS.Z    64(R8), K2, Z5
+	VBROADCASTSS (R9), Z6
+	VFMADD231PS  Z6, Z4, Z0
+	VFMADD231PS  Z6, Z5, Z1
+	VBROADCASTSS 4(R9), Z6
+	VFMADD231PS  Z6, Z4, Z2
+	VFMADD231PS  Z6, Z5, Z3
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000003, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000030, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000300, R9
+	KMOVW        R9, K3
+	MOVQ         $0x00003000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z2, Z0, Z4
+	VUNPCKHPS    Z2, Z0, Z5
+	VUNPCKLPS    Z0, Z0, Z6
+	VUNPCKHPS    Z0, Z0, Z7
+	VSHUFPS      $0x44, Z6, Z4, Z8
+	VSHUFPS      $0xee, Z6, Z4, Z4
+	VSHUFPS      $0x44, Z7, Z5, Z6
+	VSHUFPS      $0xee, Z7, Z5, Z5
+	VUNPCKLPS    Z3, Z1, Z7
+	VUNPCKHPS    Z3, Z1, Z9
+	VUNPCKLPS    Z1, Z1, Z10
+	VUNPCKHPS    Z1, Z1, Z11
+	VSHUFPS      $0x44, Z10, Z7, Z12
+	VSHUFPS      $0xee, Z10, Z7, Z7
+	VSHUFPS      $0x44, Z11, Z9, Z10
+	VSHUFPS      $0xee, Z11, Z9, Z9
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z5, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z4, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z6, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z5, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z4, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z6, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z5, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z4, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z6, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z5, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z12, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z7, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z9, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z12, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z7, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z9, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z12, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z7, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z9, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_2(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_2(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000003, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+	VPXORD X4, X4, X4
+	VPXORD X5, X5, X5
+	VPXORD X6, X6, X6
+	VPXORD X7, X7, X7
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X8
+	VMOVUPS.Z        (AX)(CX*1), K1, X9
+	VMOVUPS.Z        (AX)(CX*2), K1, X10
+	VMOVUPS.Z        (AX)(DX*1), K1, X11
+	VFMADD231PS.BCST (AX), X8, X0
+	VFMADD231PS.BCST (AX)(CX*1), X9, X2
+	VFMADD231PS.BCST (AX)(CX*2), X10, X4
+	VFMADD231PS.BCST (AX)(DX*1), X11, X6
+	VFMADD231PS.BCST 4(AX), X8, X1
+	VFMADD231PS.BCST 4(AX)(CX*1), X9, X3
+	VFMADD231PS.BCST 4(AX)(CX*2), X10, X5
+	VFMADD231PS.BCST 4(AX)(DX*1), X11, X7
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X8
+	VFMADD231PS.BCST (AX), X8, X0
+	VFMADD231PS.BCST 4(AX), X8, X1
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X2, X0, X0
+	VADDPS  X6, X4, X4
+	VADDPS  X4, X0, X0
+	VMOVUPS X0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X3, X1, X1
+	VADDPS  X7, X5, X5
+	VADDPS  X5, X1, X1
+	VMOVUPS X1, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF32_2(dst *float32, ldd int, src *float32, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF32_2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ nb+24(FP), BX
+
+block:
+	TESTQ     BX, BX
+	JZ        done
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	MOVQ      AX, SI
+	VMOVDQU64 tkF32_2_0_1<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF32_2_1_1<>+0(SB), Z2
+	VPERMI2PS Z1, Z0, Z2
+	VMOVUPS   Z2, (SI)
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JMP       block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA tkF32_2_0_1<>+0(SB)/4, $0x00000000
+DATA tkF32_2_0_1<>+4(SB)/4, $0x00000002
+DATA tkF32_2_0_1<>+8(SB)/4, $0x00000004
+DATA tkF32_2_0_1<>+12(SB)/4, $0x00000006
+DATA tkF32_2_0_1<>+16(SB)/4, $0x00000008
+DATA tkF32_2_0_1<>+20(SB)/4, $0x0000000a
+DATA tkF32_2_0_1<>+24(SB)/4, $0x0000000c
+DATA tkF32_2_0_1<>+28(SB)/4, $0x0000000e
+DATA tkF32_2_0_1<>+32(SB)/4, $0x00000010
+DATA tkF32_2_0_1<>+36(SB)/4, $0x00000012
+DATA tkF32_2_0_1<>+40(SB)/4, $0x00000014
+DATA tkF32_2_0_1<>+44(SB)/4, $0x00000016
+DATA tkF32_2_0_1<>+48(SB)/4, $0x00000018
+DATA tkF32_2_0_1<>+52(SB)/4, $0x0000001a
+DATA tkF32_2_0_1<>+56(SB)/4, $0x0000001c
+DATA tkF32_2_0_1<>+60(SB)/4, $0x0000001e
+GLOBL tkF32_2_0_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_2_1_1<>+0(SB)/4, $0x00000001
+DATA tkF32_2_1_1<>+4(SB)/4, $0x00000003
+DATA tkF32_2_1_1<>+8(SB)/4, $0x00000005
+DATA tkF32_2_1_1<>+12(SB)/4, $0x00000007
+DATA tkF32_2_1_1<>+16(SB)/4, $0x00000009
+DATA tkF32_2_1_1<>+20(SB)/4, $0x0000000b
+DATA tkF32_2_1_1<>+24(SB)/4, $0x0000000d
+DATA tkF32_2_1_1<>+28(SB)/4, $0x0000000f
+DATA tkF32_2_1_1<>+32(SB)/4, $0x00000011
+DATA tkF32_2_1_1<>+36(SB)/4, $0x00000013
+DATA tkF32_2_1_1<>+40(SB)/4, $0x00000015
+DATA tkF32_2_1_1<>+44(SB)/4, $0x00000017
+DATA tkF32_2_1_1<>+48(SB)/4, $0x00000019
+DATA tkF32_2_1_1<>+52(SB)/4, $0x0000001b
+DATA tkF32_2_1_1<>+56(SB)/4, $0x0000001d
+DATA tkF32_2_1_1<>+60(SB)/4, $0x0000001f
+GLOBL tkF32_2_1_1<>(SB), RODATA|NOPTR, $64
+
+// func bcZTF32_3(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_3(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z6
+	VMOVUPS.Z    64(R8), K2, Z7
+	VBROADCASTSS (R9), Z8
+	VFMADD231PS  Z8, Z6, Z0
+	VFMADD231PS  Z8, Z7, Z1
+	VBROADCASTSS 4(R9), Z8
+	VFMADD231PS  Z8, Z6, Z2
+	VFMADD231PS  Z8, Z7, Z3
+	VBROADCASTSS 8(R9), Z8
+	VFMADD231PS  Z8, Z6, Z4
+	VFMADD231PS  Z8, Z7, Z5
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000007, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000070, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000700, R9
+	KMOVW        R9, K3
+	MOVQ         $0x00007000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z2, Z0, Z6
+	VUNPCKHPS    Z2, Z0, Z7
+	VUNPCKLPS    Z0, Z4, Z8
+	VUNPCKHPS    Z0, Z4, Z9
+	VSHUFPS      $0x44, Z8, Z6, Z10
+	VSHUFPS      $0xee, Z8, Z6, Z6
+	VSHUFPS      $0x44, Z9, Z7, Z8
+	VSHUFPS      $0xee, Z9, Z7, Z7
+	VUNPCKLPS    Z3, Z1, Z9
+	VUNPCKHPS    Z3, Z1, Z11
+	VUNPCKLPS    Z1, Z5, Z12
+	VUNPCKHPS    Z1, Z5, Z13
+	VSHUFPS      $0x44, Z12, Z9, Z14
+	VSHUFPS      $0xee, Z12, Z9, Z9
+	VSHUFPS      $0x44, Z13, Z11, Z12
+	VSHUFPS      $0xee, Z13, Z11, Z11
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z6, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z7, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z6, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z7, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z6, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z7, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z14, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z9, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z12, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z11, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z14, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z9, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z12, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z11, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z14, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z9, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z12, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z11, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_3(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_3(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000007, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+	VPXORD X4, X4, X4
+	VPXORD X5, X5, X5
+	VPXORD X6, X6, X6
+	VPXORD X7, X7, X7
+	VPXORD X8, X8, X8
+	VPXORD X9, X9, X9
+	VPXORD X10, X10, X10
+	VPXORD X11, X11, X11
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X12
+	VMOVUPS.Z        (AX)(CX*1), K1, X13
+	VMOVUPS.Z        (AX)(CX*2), K1, X14
+	VMOVUPS.Z        (AX)(DX*1), K1, X15
+	VFMADD231PS.BCST (AX), X12, X0
+	VFMADD231PS.BCST (AX)(CX*1), X13, X3
+	VFMADD231PS.BCST (AX)(CX*2), X14, X6
+	VFMADD231PS.BCST (AX)(DX*1), X15, X9
+	VFMADD231PS.BCST 4(AX), X12, X1
+	VFMADD231PS.BCST 4(AX)(CX*1), X13, X4
+	VFMADD231PS.BCST 4(AX)(CX*2), X14, X7
+	VFMADD231PS.BCST 4(AX)(DX*1), X15, X10
+	VFMADD231PS.BCST 8(AX), X12, X2
+	VFMADD231PS.BCST 8(AX)(CX*1), X13, X5
+	VFMADD231PS.BCST 8(AX)(CX*2), X14, X8
+	VFMADD231PS.BCST 8(AX)(DX*1), X15, X11
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X12
+	VFMADD231PS.BCST (AX), X12, X0
+	VFMADD231PS.BCST 4(AX), X12, X1
+	VFMADD231PS.BCST 8(AX), X12, X2
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X3, X0, X0
+	VADDPS  X9, X6, X6
+	VADDPS  X6, X0, X0
+	VMOVUPS X0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X4, X1, X1
+	VADDPS  X10, X7, X7
+	VADDPS  X7, X1, X1
+	VMOVUPS X1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X5, X2, X2
+	VADDPS  X11, X8, X8
+	VADDPS  X8, X2, X2
+	VMOVUPS X2, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF32_3(dst *float32, ldd int, src *float32, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF32_3(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ nb+24(FP), BX
+
+block:
+	TESTQ     BX, BX
+	JZ        done
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	VMOVUPS   128(DX), Z2
+	MOVQ      AX, SI
+	VMOVDQU64 tkF32_3_0_1<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVDQU64 tkF32_3_0_2<>+0(SB), Z4
+	VPERMT2PS Z2, Z4, Z3
+	VMOVUPS   Z3, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF32_3_1_1<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVDQU64 tkF32_3_1_2<>+0(SB), Z4
+	VPERMT2PS Z2, Z4, Z3
+	VMOVUPS   Z3, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF32_3_2_1<>+0(SB), Z3
+	VPERMI2PS Z1, Z0, Z3
+	VMOVDQU64 tkF32_3_2_2<>+0(SB), Z4
+	VPERMT2PS Z2, Z4, Z3
+	VMOVUPS   Z3, (SI)
+	ADDQ      $0x000000c0, DX
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JMP       block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA tkF32_3_0_1<>+0(SB)/4, $0x00000000
+DATA tkF32_3_0_1<>+4(SB)/4, $0x00000003
+DATA tkF32_3_0_1<>+8(SB)/4, $0x00000006
+DATA tkF32_3_0_1<>+12(SB)/4, $0x00000009
+DATA tkF32_3_0_1<>+16(SB)/4, $0x0000000c
+DATA tkF32_3_0_1<>+20(SB)/4, $0x0000000f
+DATA tkF32_3_0_1<>+24(SB)/4, $0x00000012
+DATA tkF32_3_0_1<>+28(SB)/4, $0x00000015
+DATA tkF32_3_0_1<>+32(SB)/4, $0x00000018
+DATA tkF32_3_0_1<>+36(SB)/4, $0x0000001b
+DATA tkF32_3_0_1<>+40(SB)/4, $0x0000001e
+DATA tkF32_3_0_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_3_0_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_3_0_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_3_0_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_3_0_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_3_0_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_3_0_2<>+0(SB)/4, $0x00000000
+DATA tkF32_3_0_2<>+4(SB)/4, $0x00000001
+DATA tkF32_3_0_2<>+8(SB)/4, $0x00000002
+DATA tkF32_3_0_2<>+12(SB)/4, $0x00000003
+DATA tkF32_3_0_2<>+16(SB)/4, $0x00000004
+DATA tkF32_3_0_2<>+20(SB)/4, $0x00000005
+DATA tkF32_3_0_2<>+24(SB)/4, $0x00000006
+DATA tkF32_3_0_2<>+28(SB)/4, $0x00000007
+DATA tkF32_3_0_2<>+32(SB)/4, $0x00000008
+DATA tkF32_3_0_2<>+36(SB)/4, $0x00000009
+DATA tkF32_3_0_2<>+40(SB)/4, $0x0000000a
+DATA tkF32_3_0_2<>+44(SB)/4, $0x00000011
+DATA tkF32_3_0_2<>+48(SB)/4, $0x00000014
+DATA tkF32_3_0_2<>+52(SB)/4, $0x00000017
+DATA tkF32_3_0_2<>+56(SB)/4, $0x0000001a
+DATA tkF32_3_0_2<>+60(SB)/4, $0x0000001d
+GLOBL tkF32_3_0_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_3_1_1<>+0(SB)/4, $0x00000001
+DATA tkF32_3_1_1<>+4(SB)/4, $0x00000004
+DATA tkF32_3_1_1<>+8(SB)/4, $0x00000007
+DATA tkF32_3_1_1<>+12(SB)/4, $0x0000000a
+DATA tkF32_3_1_1<>+16(SB)/4, $0x0000000d
+DATA tkF32_3_1_1<>+20(SB)/4, $0x00000010
+DATA tkF32_3_1_1<>+24(SB)/4, $0x00000013
+DATA tkF32_3_1_1<>+28(SB)/4, $0x00000016
+DATA tkF32_3_1_1<>+32(SB)/4, $0x00000019
+DATA tkF32_3_1_1<>+36(SB)/4, $0x0000001c
+DATA tkF32_3_1_1<>+40(SB)/4, $0x0000001f
+DATA tkF32_3_1_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_3_1_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_3_1_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_3_1_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_3_1_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_3_1_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_3_1_2<>+0(SB)/4, $0x00000000
+DATA tkF32_3_1_2<>+4(SB)/4, $0x00000001
+DATA tkF32_3_1_2<>+8(SB)/4, $0x00000002
+DATA tkF32_3_1_2<>+12(SB)/4, $0x00000003
+DATA tkF32_3_1_2<>+16(SB)/4, $0x00000004
+DATA tkF32_3_1_2<>+20(SB)/4, $0x00000005
+DATA tkF32_3_1_2<>+24(SB)/4, $0x00000006
+DATA tkF32_3_1_2<>+28(SB)/4, $0x00000007
+DATA tkF32_3_1_2<>+32(SB)/4, $0x00000008
+DATA tkF32_3_1_2<>+36(SB)/4, $0x00000009
+DATA tkF32_3_1_2<>+40(SB)/4, $0x0000000a
+DATA tkF32_3_1_2<>+44(SB)/4, $0x00000012
+DATA tkF32_3_1_2<>+48(SB)/4, $0x00000015
+DATA tkF32_3_1_2<>+52(SB)/4, $0x00000018
+DATA tkF32_3_1_2<>+56(SB)/4, $0x0000001b
+DATA tkF32_3_1_2<>+60(SB)/4, $0x0000001e
+GLOBL tkF32_3_1_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_3_2_1<>+0(SB)/4, $0x00000002
+DATA tkF32_3_2_1<>+4(SB)/4, $0x00000005
+DATA tkF32_3_2_1<>+8(SB)/4, $0x00000008
+DATA tkF32_3_2_1<>+12(SB)/4, $0x0000000b
+DATA tkF32_3_2_1<>+16(SB)/4, $0x0000000e
+DATA tkF32_3_2_1<>+20(SB)/4, $0x00000011
+DATA tkF32_3_2_1<>+24(SB)/4, $0x00000014
+DATA tkF32_3_2_1<>+28(SB)/4, $0x00000017
+DATA tkF32_3_2_1<>+32(SB)/4, $0x0000001a
+DATA tkF32_3_2_1<>+36(SB)/4, $0x0000001d
+DATA tkF32_3_2_1<>+40(SB)/4, $0x0000000a
+DATA tkF32_3_2_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_3_2_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_3_2_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_3_2_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_3_2_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_3_2_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_3_2_2<>+0(SB)/4, $0x00000000
+DATA tkF32_3_2_2<>+4(SB)/4, $0x00000001
+DATA tkF32_3_2_2<>+8(SB)/4, $0x00000002
+DATA tkF32_3_2_2<>+12(SB)/4, $0x00000003
+DATA tkF32_3_2_2<>+16(SB)/4, $0x00000004
+DATA tkF32_3_2_2<>+20(SB)/4, $0x00000005
+DATA tkF32_3_2_2<>+24(SB)/4, $0x00000006
+DATA tkF32_3_2_2<>+28(SB)/4, $0x00000007
+DATA tkF32_3_2_2<>+32(SB)/4, $0x00000008
+DATA tkF32_3_2_2<>+36(SB)/4, $0x00000009
+DATA tkF32_3_2_2<>+40(SB)/4, $0x00000010
+DATA tkF32_3_2_2<>+44(SB)/4, $0x00000013
+DATA tkF32_3_2_2<>+48(SB)/4, $0x00000016
+DATA tkF32_3_2_2<>+52(SB)/4, $0x00000019
+DATA tkF32_3_2_2<>+56(SB)/4, $0x0000001c
+DATA tkF32_3_2_2<>+60(SB)/4, $0x0000001f
+GLOBL tkF32_3_2_2<>(SB), RODATA|NOPTR, $64
+
+// func bcZTF32_4(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF32_4(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x02, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x02, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000010, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x10, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000010, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPS.Z    (R8), K1, Z8
+	VMOVUPS.Z    64(R8), K2, Z9
+	VBROADCASTSS (R9), Z10
+	VFMADD231PS  Z10, Z8, Z0
+	VFMADD231PS  Z10, Z9, Z1
+	VBROADCASTSS 4(R9), Z10
+	VFMADD231PS  Z10, Z8, Z2
+	VFMADD231PS  Z10, Z9, Z3
+	VBROADCASTSS 8(R9), Z10
+	VFMADD231PS  Z10, Z8, Z4
+	VFMADD231PS  Z10, Z9, Z5
+	VBROADCASTSS 12(R9), Z10
+	VFMADD231PS  Z10, Z8, Z6
+	VFMADD231PS  Z10, Z9, Z7
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x0000000f, R9
+	KMOVW        R9, K1
+	MOVQ         $0x000000f0, R9
+	KMOVW        R9, K2
+	MOVQ         $0x00000f00, R9
+	KMOVW        R9, K3
+	MOVQ         $0x0000f000, R9
+	KMOVW        R9, K4
+	VUNPCKLPS    Z2, Z0, Z8
+	VUNPCKHPS    Z2, Z0, Z9
+	VUNPCKLPS    Z6, Z4, Z10
+	VUNPCKHPS    Z6, Z4, Z11
+	VSHUFPS      $0x44, Z10, Z8, Z12
+	VSHUFPS      $0xee, Z10, Z8, Z8
+	VSHUFPS      $0x44, Z11, Z9, Z10
+	VSHUFPS      $0xee, Z11, Z9, Z9
+	VUNPCKLPS    Z3, Z1, Z11
+	VUNPCKHPS    Z3, Z1, Z13
+	VUNPCKLPS    Z7, Z5, Z14
+	VUNPCKHPS    Z7, Z5, Z15
+	VSHUFPS      $0x44, Z14, Z11, Z16
+	VSHUFPS      $0xee, Z14, Z11, Z11
+	VSHUFPS      $0x44, Z15, Z13, Z14
+	VSHUFPS      $0xee, Z15, Z13, Z13
+	VMOVUPS      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPS      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPS      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPS      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPS      Z12, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPS      Z8, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPS      Z10, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPS      Z9, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPS      Z12, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPS      Z8, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPS      Z10, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPS      Z9, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPS      Z12, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPS      Z8, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPS      Z10, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPS      Z9, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x10
+	JLE          next
+	VMOVUPS      Z16, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x11
+	JLE          next
+	VMOVUPS      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x12
+	JLE          next
+	VMOVUPS      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x13
+	JLE          next
+	VMOVUPS      Z13, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x14
+	JLE          next
+	VMOVUPS      Z16, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x15
+	JLE          next
+	VMOVUPS      Z11, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x16
+	JLE          next
+	VMOVUPS      Z14, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x17
+	JLE          next
+	VMOVUPS      Z13, K2, -16(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x18
+	JLE          next
+	VMOVUPS      Z16, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x19
+	JLE          next
+	VMOVUPS      Z11, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1a
+	JLE          next
+	VMOVUPS      Z14, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1b
+	JLE          next
+	VMOVUPS      Z13, K3, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1c
+	JLE          next
+	VMOVUPS      Z16, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1d
+	JLE          next
+	VMOVUPS      Z11, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1e
+	JLE          next
+	VMOVUPS      Z14, K4, -48(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x1f
+	JLE          next
+	VMOVUPS      Z13, K4, -48(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x05, R8
+	ADDQ R8, SI
+	SUBQ $0x20, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF32_4(a *float32, lda int, c *float32, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF32_4(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x02, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x0000000f, SI
+	KMOVW  SI, K1
+	VPXORD X0, X0, X0
+	VPXORD X1, X1, X1
+	VPXORD X2, X2, X2
+	VPXORD X3, X3, X3
+	VPXORD X4, X4, X4
+	VPXORD X5, X5, X5
+	VPXORD X6, X6, X6
+	VPXORD X7, X7, X7
+	VPXORD X8, X8, X8
+	VPXORD X9, X9, X9
+	VPXORD X10, X10, X10
+	VPXORD X11, X11, X11
+	VPXORD X12, X12, X12
+	VPXORD X13, X13, X13
+	VPXORD X14, X14, X14
+	VPXORD X15, X15, X15
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPS.Z        (AX), K1, X16
+	VMOVUPS.Z        (AX)(CX*1), K1, X17
+	VMOVUPS.Z        (AX)(CX*2), K1, X18
+	VMOVUPS.Z        (AX)(DX*1), K1, X19
+	VFMADD231PS.BCST (AX), X16, X0
+	VFMADD231PS.BCST (AX)(CX*1), X17, X4
+	VFMADD231PS.BCST (AX)(CX*2), X18, X8
+	VFMADD231PS.BCST (AX)(DX*1), X19, X12
+	VFMADD231PS.BCST 4(AX), X16, X1
+	VFMADD231PS.BCST 4(AX)(CX*1), X17, X5
+	VFMADD231PS.BCST 4(AX)(CX*2), X18, X9
+	VFMADD231PS.BCST 4(AX)(DX*1), X19, X13
+	VFMADD231PS.BCST 8(AX), X16, X2
+	VFMADD231PS.BCST 8(AX)(CX*1), X17, X6
+	VFMADD231PS.BCST 8(AX)(CX*2), X18, X10
+	VFMADD231PS.BCST 8(AX)(DX*1), X19, X14
+	VFMADD231PS.BCST 12(AX), X16, X3
+	VFMADD231PS.BCST 12(AX)(CX*1), X17, X7
+	VFMADD231PS.BCST 12(AX)(CX*2), X18, X11
+	VFMADD231PS.BCST 12(AX)(DX*1), X19, X15
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPS.Z        (AX), K1, X16
+	VFMADD231PS.BCST (AX), X16, X0
+	VFMADD231PS.BCST 4(AX), X16, X1
+	VFMADD231PS.BCST 8(AX), X16, X2
+	VFMADD231PS.BCST 12(AX), X16, X3
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x02, CX
+	VADDPS  X4, X0, X0
+	VADDPS  X12, X8, X8
+	VADDPS  X8, X0, X0
+	VMOVUPS X0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X5, X1, X1
+	VADDPS  X13, X9, X9
+	VADDPS  X9, X1, X1
+	VMOVUPS X1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X6, X2, X2
+	VADDPS  X14, X10, X10
+	VADDPS  X10, X2, X2
+	VMOVUPS X2, K1, (AX)
+	ADDQ    CX, AX
+	VADDPS  X7, X3, X3
+	VADDPS  X15, X11, X11
+	VADDPS  X11, X3, X3
+	VMOVUPS X3, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF32_4(dst *float32, ldd int, src *float32, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF32_4(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ nb+24(FP), BX
+
+block:
+	TESTQ     BX, BX
+	JZ        done
+	VMOVUPS   (DX), Z0
+	VMOVUPS   64(DX), Z1
+	VMOVUPS   128(DX), Z2
+	VMOVUPS   192(DX), Z3
+	MOVQ      AX, SI
+	VMOVDQU64 tkF32_4_0_1<>+0(SB), Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQU64 tkF32_4_0_2<>+0(SB), Z5
+	VPERMT2PS Z2, Z5, Z4
+	VMOVDQU64 tkF32_4_0_3<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z4
+	VMOVUPS   Z4, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF32_4_1_1<>+0(SB), Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQU64 tkF32_4_1_2<>+0(SB), Z5
+	VPERMT2PS Z2, Z5, Z4
+	VMOVDQU64 tkF32_4_1_3<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z4
+	VMOVUPS   Z4, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF32_4_2_1<>+0(SB), Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQU64 tkF32_4_2_2<>+0(SB), Z5
+	VPERMT2PS Z2, Z5, Z4
+	VMOVDQU64 tkF32_4_2_3<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z4
+	VMOVUPS   Z4, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF32_4_3_1<>+0(SB), Z4
+	VPERMI2PS Z1, Z0, Z4
+	VMOVDQU64 tkF32_4_3_2<>+0(SB), Z5
+	VPERMT2PS Z2, Z5, Z4
+	VMOVDQU64 tkF32_4_3_3<>+0(SB), Z5
+	VPERMT2PS Z3, Z5, Z4
+	VMOVUPS   Z4, (SI)
+	ADDQ      $0x00000100, DX
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JMP       block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA tkF32_4_0_1<>+0(SB)/4, $0x00000000
+DATA tkF32_4_0_1<>+4(SB)/4, $0x00000004
+DATA tkF32_4_0_1<>+8(SB)/4, $0x00000008
+DATA tkF32_4_0_1<>+12(SB)/4, $0x0000000c
+DATA tkF32_4_0_1<>+16(SB)/4, $0x00000010
+DATA tkF32_4_0_1<>+20(SB)/4, $0x00000014
+DATA tkF32_4_0_1<>+24(SB)/4, $0x00000018
+DATA tkF32_4_0_1<>+28(SB)/4, $0x0000001c
+DATA tkF32_4_0_1<>+32(SB)/4, $0x00000008
+DATA tkF32_4_0_1<>+36(SB)/4, $0x00000009
+DATA tkF32_4_0_1<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_0_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_0_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_0_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_0_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_0_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_0_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_0_2<>+0(SB)/4, $0x00000000
+DATA tkF32_4_0_2<>+4(SB)/4, $0x00000001
+DATA tkF32_4_0_2<>+8(SB)/4, $0x00000002
+DATA tkF32_4_0_2<>+12(SB)/4, $0x00000003
+DATA tkF32_4_0_2<>+16(SB)/4, $0x00000004
+DATA tkF32_4_0_2<>+20(SB)/4, $0x00000005
+DATA tkF32_4_0_2<>+24(SB)/4, $0x00000006
+DATA tkF32_4_0_2<>+28(SB)/4, $0x00000007
+DATA tkF32_4_0_2<>+32(SB)/4, $0x00000010
+DATA tkF32_4_0_2<>+36(SB)/4, $0x00000014
+DATA tkF32_4_0_2<>+40(SB)/4, $0x00000018
+DATA tkF32_4_0_2<>+44(SB)/4, $0x0000001c
+DATA tkF32_4_0_2<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_0_2<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_0_2<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_0_2<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_0_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_0_3<>+0(SB)/4, $0x00000000
+DATA tkF32_4_0_3<>+4(SB)/4, $0x00000001
+DATA tkF32_4_0_3<>+8(SB)/4, $0x00000002
+DATA tkF32_4_0_3<>+12(SB)/4, $0x00000003
+DATA tkF32_4_0_3<>+16(SB)/4, $0x00000004
+DATA tkF32_4_0_3<>+20(SB)/4, $0x00000005
+DATA tkF32_4_0_3<>+24(SB)/4, $0x00000006
+DATA tkF32_4_0_3<>+28(SB)/4, $0x00000007
+DATA tkF32_4_0_3<>+32(SB)/4, $0x00000008
+DATA tkF32_4_0_3<>+36(SB)/4, $0x00000009
+DATA tkF32_4_0_3<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_0_3<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_0_3<>+48(SB)/4, $0x00000010
+DATA tkF32_4_0_3<>+52(SB)/4, $0x00000014
+DATA tkF32_4_0_3<>+56(SB)/4, $0x00000018
+DATA tkF32_4_0_3<>+60(SB)/4, $0x0000001c
+GLOBL tkF32_4_0_3<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_1_1<>+0(SB)/4, $0x00000001
+DATA tkF32_4_1_1<>+4(SB)/4, $0x00000005
+DATA tkF32_4_1_1<>+8(SB)/4, $0x00000009
+DATA tkF32_4_1_1<>+12(SB)/4, $0x0000000d
+DATA tkF32_4_1_1<>+16(SB)/4, $0x00000011
+DATA tkF32_4_1_1<>+20(SB)/4, $0x00000015
+DATA tkF32_4_1_1<>+24(SB)/4, $0x00000019
+DATA tkF32_4_1_1<>+28(SB)/4, $0x0000001d
+DATA tkF32_4_1_1<>+32(SB)/4, $0x00000008
+DATA tkF32_4_1_1<>+36(SB)/4, $0x00000009
+DATA tkF32_4_1_1<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_1_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_1_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_1_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_1_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_1_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_1_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_1_2<>+0(SB)/4, $0x00000000
+DATA tkF32_4_1_2<>+4(SB)/4, $0x00000001
+DATA tkF32_4_1_2<>+8(SB)/4, $0x00000002
+DATA tkF32_4_1_2<>+12(SB)/4, $0x00000003
+DATA tkF32_4_1_2<>+16(SB)/4, $0x00000004
+DATA tkF32_4_1_2<>+20(SB)/4, $0x00000005
+DATA tkF32_4_1_2<>+24(SB)/4, $0x00000006
+DATA tkF32_4_1_2<>+28(SB)/4, $0x00000007
+DATA tkF32_4_1_2<>+32(SB)/4, $0x00000011
+DATA tkF32_4_1_2<>+36(SB)/4, $0x00000015
+DATA tkF32_4_1_2<>+40(SB)/4, $0x00000019
+DATA tkF32_4_1_2<>+44(SB)/4, $0x0000001d
+DATA tkF32_4_1_2<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_1_2<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_1_2<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_1_2<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_1_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_1_3<>+0(SB)/4, $0x00000000
+DATA tkF32_4_1_3<>+4(SB)/4, $0x00000001
+DATA tkF32_4_1_3<>+8(SB)/4, $0x00000002
+DATA tkF32_4_1_3<>+12(SB)/4, $0x00000003
+DATA tkF32_4_1_3<>+16(SB)/4, $0x00000004
+DATA tkF32_4_1_3<>+20(SB)/4, $0x00000005
+DATA tkF32_4_1_3<>+24(SB)/4, $0x00000006
+DATA tkF32_4_1_3<>+28(SB)/4, $0x00000007
+DATA tkF32_4_1_3<>+32(SB)/4, $0x00000008
+DATA tkF32_4_1_3<>+36(SB)/4, $0x00000009
+DATA tkF32_4_1_3<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_1_3<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_1_3<>+48(SB)/4, $0x00000011
+DATA tkF32_4_1_3<>+52(SB)/4, $0x00000015
+DATA tkF32_4_1_3<>+56(SB)/4, $0x00000019
+DATA tkF32_4_1_3<>+60(SB)/4, $0x0000001d
+GLOBL tkF32_4_1_3<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_2_1<>+0(SB)/4, $0x00000002
+DATA tkF32_4_2_1<>+4(SB)/4, $0x00000006
+DATA tkF32_4_2_1<>+8(SB)/4, $0x0000000a
+DATA tkF32_4_2_1<>+12(SB)/4, $0x0000000e
+DATA tkF32_4_2_1<>+16(SB)/4, $0x00000012
+DATA tkF32_4_2_1<>+20(SB)/4, $0x00000016
+DATA tkF32_4_2_1<>+24(SB)/4, $0x0000001a
+DATA tkF32_4_2_1<>+28(SB)/4, $0x0000001e
+DATA tkF32_4_2_1<>+32(SB)/4, $0x00000008
+DATA tkF32_4_2_1<>+36(SB)/4, $0x00000009
+DATA tkF32_4_2_1<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_2_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_2_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_2_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_2_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_2_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_2_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_2_2<>+0(SB)/4, $0x00000000
+DATA tkF32_4_2_2<>+4(SB)/4, $0x00000001
+DATA tkF32_4_2_2<>+8(SB)/4, $0x00000002
+DATA tkF32_4_2_2<>+12(SB)/4, $0x00000003
+DATA tkF32_4_2_2<>+16(SB)/4, $0x00000004
+DATA tkF32_4_2_2<>+20(SB)/4, $0x00000005
+DATA tkF32_4_2_2<>+24(SB)/4, $0x00000006
+DATA tkF32_4_2_2<>+28(SB)/4, $0x00000007
+DATA tkF32_4_2_2<>+32(SB)/4, $0x00000012
+DATA tkF32_4_2_2<>+36(SB)/4, $0x00000016
+DATA tkF32_4_2_2<>+40(SB)/4, $0x0000001a
+DATA tkF32_4_2_2<>+44(SB)/4, $0x0000001e
+DATA tkF32_4_2_2<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_2_2<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_2_2<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_2_2<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_2_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_2_3<>+0(SB)/4, $0x00000000
+DATA tkF32_4_2_3<>+4(SB)/4, $0x00000001
+DATA tkF32_4_2_3<>+8(SB)/4, $0x00000002
+DATA tkF32_4_2_3<>+12(SB)/4, $0x00000003
+DATA tkF32_4_2_3<>+16(SB)/4, $0x00000004
+DATA tkF32_4_2_3<>+20(SB)/4, $0x00000005
+DATA tkF32_4_2_3<>+24(SB)/4, $0x00000006
+DATA tkF32_4_2_3<>+28(SB)/4, $0x00000007
+DATA tkF32_4_2_3<>+32(SB)/4, $0x00000008
+DATA tkF32_4_2_3<>+36(SB)/4, $0x00000009
+DATA tkF32_4_2_3<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_2_3<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_2_3<>+48(SB)/4, $0x00000012
+DATA tkF32_4_2_3<>+52(SB)/4, $0x00000016
+DATA tkF32_4_2_3<>+56(SB)/4, $0x0000001a
+DATA tkF32_4_2_3<>+60(SB)/4, $0x0000001e
+GLOBL tkF32_4_2_3<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_3_1<>+0(SB)/4, $0x00000003
+DATA tkF32_4_3_1<>+4(SB)/4, $0x00000007
+DATA tkF32_4_3_1<>+8(SB)/4, $0x0000000b
+DATA tkF32_4_3_1<>+12(SB)/4, $0x0000000f
+DATA tkF32_4_3_1<>+16(SB)/4, $0x00000013
+DATA tkF32_4_3_1<>+20(SB)/4, $0x00000017
+DATA tkF32_4_3_1<>+24(SB)/4, $0x0000001b
+DATA tkF32_4_3_1<>+28(SB)/4, $0x0000001f
+DATA tkF32_4_3_1<>+32(SB)/4, $0x00000008
+DATA tkF32_4_3_1<>+36(SB)/4, $0x00000009
+DATA tkF32_4_3_1<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_3_1<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_3_1<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_3_1<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_3_1<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_3_1<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_3_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_3_2<>+0(SB)/4, $0x00000000
+DATA tkF32_4_3_2<>+4(SB)/4, $0x00000001
+DATA tkF32_4_3_2<>+8(SB)/4, $0x00000002
+DATA tkF32_4_3_2<>+12(SB)/4, $0x00000003
+DATA tkF32_4_3_2<>+16(SB)/4, $0x00000004
+DATA tkF32_4_3_2<>+20(SB)/4, $0x00000005
+DATA tkF32_4_3_2<>+24(SB)/4, $0x00000006
+DATA tkF32_4_3_2<>+28(SB)/4, $0x00000007
+DATA tkF32_4_3_2<>+32(SB)/4, $0x00000013
+DATA tkF32_4_3_2<>+36(SB)/4, $0x00000017
+DATA tkF32_4_3_2<>+40(SB)/4, $0x0000001b
+DATA tkF32_4_3_2<>+44(SB)/4, $0x0000001f
+DATA tkF32_4_3_2<>+48(SB)/4, $0x0000000c
+DATA tkF32_4_3_2<>+52(SB)/4, $0x0000000d
+DATA tkF32_4_3_2<>+56(SB)/4, $0x0000000e
+DATA tkF32_4_3_2<>+60(SB)/4, $0x0000000f
+GLOBL tkF32_4_3_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF32_4_3_3<>+0(SB)/4, $0x00000000
+DATA tkF32_4_3_3<>+4(SB)/4, $0x00000001
+DATA tkF32_4_3_3<>+8(SB)/4, $0x00000002
+DATA tkF32_4_3_3<>+12(SB)/4, $0x00000003
+DATA tkF32_4_3_3<>+16(SB)/4, $0x00000004
+DATA tkF32_4_3_3<>+20(SB)/4, $0x00000005
+DATA tkF32_4_3_3<>+24(SB)/4, $0x00000006
+DATA tkF32_4_3_3<>+28(SB)/4, $0x00000007
+DATA tkF32_4_3_3<>+32(SB)/4, $0x00000008
+DATA tkF32_4_3_3<>+36(SB)/4, $0x00000009
+DATA tkF32_4_3_3<>+40(SB)/4, $0x0000000a
+DATA tkF32_4_3_3<>+44(SB)/4, $0x0000000b
+DATA tkF32_4_3_3<>+48(SB)/4, $0x00000013
+DATA tkF32_4_3_3<>+52(SB)/4, $0x00000017
+DATA tkF32_4_3_3<>+56(SB)/4, $0x0000001b
+DATA tkF32_4_3_3<>+60(SB)/4, $0x0000001f
+GLOBL tkF32_4_3_3<>(SB), RODATA|NOPTR, $64
+
+// func gatherZF32(dst *float32, ldd int, src *float32, lds int, n int, k int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gatherZF32(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         ldd+8(FP), CX
+	SHLQ         $0x02, CX
+	MOVQ         src+16(FP), DX
+	MOVQ         lds+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VMOVDQU32    iota16<>+0(SB), Z0
+	VPBROADCASTD BX, Z1
+	VPMULLD      Z1, Z0, Z0
+	SHLQ         $0x02, BX
+	SHLQ         $0x04, BX
+	KXNORW       K2, K2, K2
+
+block:
+	CMPQ SI, $0x10
+	JL   tail
+	MOVQ DX, R8
+	MOVQ AX, R9
+	MOVQ DI, R10
+
+col:
+	TESTQ      R10, R10
+	JZ         next
+	KMOVW      K2, K1
+	VGATHERDPS (R8)(Z0*4), K1, Z2
+	VMOVUPS    Z2, (R9)
+	ADDQ       $0x04, R8
+	ADDQ       CX, R9
+	DECQ       R10
+	JMP        col
+
+next:
+	ADDQ BX, DX
+	ADDQ $0x40, AX
+	SUBQ $0x10, SI
+	JMP  block
+
+tail:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  $0x00000001, BX
+	SHLXQ SI, BX, BX
+	DECQ  BX
+	KMOVW BX, K2
+	MOVQ  DX, R8
+	MOVQ  AX, R9
+	MOVQ  DI, R10
+
+tcol:
+	TESTQ      R10, R10
+	JZ         done
+	KMOVW      K2, K1
+	VPXORD     Z2, Z2, Z2
+	VGATHERDPS (R8)(Z0*4), K1, Z2
+	VMOVUPS    Z2, K2, (R9)
+	ADDQ       $0x04, R8
+	ADDQ       CX, R9
+	DECQ       R10
+	JMP        tcol
+
+done:
+	VZEROUPPER
+	RET
+
+// func transZF32(dst *float32, ldd int, src *float32, lds int, nb int, k int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·transZF32(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x02, CX
+	MOVQ src+16(FP), DX
+	MOVQ lds+24(FP), BX
+	SHLQ $0x02, BX
+	MOVQ nb+32(FP), SI
+	MOVQ k+40(FP), DI
+
+block:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  DX, R8
+	MOVQ  AX, R9
+	MOVQ  DI, R10
+
+cols:
+	TESTQ      R10, R10
+	JLE        next
+	MOVQ       $0x00000010, R12
+	CMPQ       R10, R12
+	CMOVQLT    R10, R12
+	MOVQ       $0x00000001, R11
+	SHLXQ      R12, R11, R11
+	DECQ       R11
+	KMOVW      R11, K1
+	MOVQ       R8, R11
+	VMOVUPS.Z  (R11), K1, Z0
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z1
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z2
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z3
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z4
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z5
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z6
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z7
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z8
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z9
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z10
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z11
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z12
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z13
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z14
+	ADDQ       BX, R11
+	VMOVUPS.Z  (R11), K1, Z15
+	VUNPCKLPS  Z1, Z0, Z16
+	VUNPCKHPS  Z1, Z0, Z0
+	VUNPCKLPS  Z3, Z2, Z1
+	VUNPCKHPS  Z3, Z2, Z2
+	VUNPCKLPS  Z5, Z4, Z3
+	VUNPCKHPS  Z5, Z4, Z4
+	VUNPCKLPS  Z7, Z6, Z5
+	VUNPCKHPS  Z7, Z6, Z6
+	VUNPCKLPS  Z9, Z8, Z7
+	VUNPCKHPS  Z9, Z8, Z8
+	VUNPCKLPS  Z11, Z10, Z9
+	VUNPCKHPS  Z11, Z10, Z10
+	VUNPCKLPS  Z13, Z12, Z11
+	VUNPCKHPS  Z13, Z12, Z12
+	VUNPCKLPS  Z15, Z14, Z13
+	VUNPCKHPS  Z15, Z14, Z14
+	VSHUFPS    $0x44, Z1, Z16, Z15
+	VSHUFPS    $0xee, Z1, Z16, Z1
+	VSHUFPS    $0x44, Z2, Z0, Z16
+	VSHUFPS    $0xee, Z2, Z0, Z0
+	VSHUFPS    $0x44, Z5, Z3, Z2
+	VSHUFPS    $0xee, Z5, Z3, Z3
+	VSHUFPS    $0x44, Z6, Z4, Z5
+	VSHUFPS    $0xee, Z6, Z4, Z4
+	VSHUFPS    $0x44, Z9, Z7, Z6
+	VSHUFPS    $0xee, Z9, Z7, Z7
+	VSHUFPS    $0x44, Z10, Z8, Z9
+	VSHUFPS    $0xee, Z10, Z8, Z8
+	VSHUFPS    $0x44, Z13, Z11, Z10
+	VSHUFPS    $0xee, Z13, Z11, Z11
+	VSHUFPS    $0x44, Z14, Z12, Z13
+	VSHUFPS    $0xee, Z14, Z12, Z12
+	VSHUFF32X4 $0x44, Z2, Z15, Z14
+	VSHUFF32X4 $0xee, Z2, Z15, Z2
+	VSHUFF32X4 $0x44, Z10, Z6, Z15
+	VSHUFF32X4 $0xee, Z10, Z6, Z6
+	VSHUFF32X4 $0x88, Z15, Z14, Z10
+	VSHUFF32X4 $0xdd, Z15, Z14, Z14
+	VSHUFF32X4 $0x88, Z6, Z2, Z15
+	VSHUFF32X4 $0xdd, Z6, Z2, Z2
+	VSHUFF32X4 $0x44, Z3, Z1, Z6
+	VSHUFF32X4 $0xee, Z3, Z1, Z1
+	VSHUFF32X4 $0x44, Z11, Z7, Z3
+	VSHUFF32X4 $0xee, Z11, Z7, Z7
+	VSHUFF32X4 $0x88, Z3, Z6, Z11
+	VSHUFF32X4 $0xdd, Z3, Z6, Z3
+	VSHUFF32X4 $0x88, Z7, Z1, Z6
+	VSHUFF32X4 $0xdd, Z7, Z1, Z1
+	VSHUFF32X4 $0x44, Z5, Z16, Z7
+	VSHUFF32X4 $0xee, Z5, Z16, Z5
+	VSHUFF32X4 $0x44, Z13, Z9, Z16
+	VSHUFF32X4 $0xee, Z13, Z9, Z9
+	VSHUFF32X4 $0x88, Z16, Z7, Z13
+	VSHUFF32X4 $0xdd, Z16, Z7, Z7
+	VSHUFF32X4 $0x88, Z9, Z5, Z16
+	VSHUFF32X4 $0xdd, Z9, Z5, Z5
+	VSHUFF32X4 $0x44, Z4, Z0, Z9
+	VSHUFF32X4 $0xee, Z4, Z0, Z0
+	VSHUFF32X4 $0x44, Z12, Z8, Z4
+	VSHUFF32X4 $0xee, Z12, Z8, Z8
+	VSHUFF32X4 $0x88, Z4, Z9, Z12
+	VSHUFF32X4 $0xdd, Z4, Z9, Z4
+	VSHUFF32X4 $0x88, Z8, Z0, Z9
+	VSHUFF32X4 $0xdd, Z8, Z0, Z0
+	MOVQ       R9, R11
+	VMOVUPS    Z10, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x01
+	JLE        stored
+	VMOVUPS    Z11, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x02
+	JLE        stored
+	VMOVUPS    Z13, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x03
+	JLE        stored
+	VMOVUPS    Z12, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x04
+	JLE        stored
+	VMOVUPS    Z14, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x05
+	JLE        stored
+	VMOVUPS    Z3, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x06
+	JLE        stored
+	VMOVUPS    Z7, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x07
+	JLE        stored
+	VMOVUPS    Z4, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x08
+	JLE        stored
+	VMOVUPS    Z15, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x09
+	JLE        stored
+	VMOVUPS    Z6, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x0a
+	JLE        stored
+	VMOVUPS    Z16, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x0b
+	JLE        stored
+	VMOVUPS    Z9, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x0c
+	JLE        stored
+	VMOVUPS    Z2, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x0d
+	JLE        stored
+	VMOVUPS    Z1, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x0e
+	JLE        stored
+	VMOVUPS    Z5, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x0f
+	JLE        stored
+	VMOVUPS    Z0, (R11)
+	ADDQ       CX, R11
+
+stored:
+	ADDQ $0x40, R8
+	MOVQ CX, R11
+	SHLQ $0x04, R11
+	ADDQ R11, R9
+	SUBQ $0x10, R10
+	JMP  cols
+
+next:
+	MOVQ BX, R11
+	SHLQ $0x04, R11
+	ADDQ R11, DX
+	ADDQ $0x40, AX
+	DECQ SI
+	JMP  block
+
+done:
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x1(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R9
+	MOVQ   n+48(FP), R10
+	SHRQ   $0x03, R10
+
+loop:
+	TESTQ       R10, R10
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z1
+	VMOVUPD     (R8), Z2
+	VFMADD231PD Z2, Z1, Z0
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, DI
+	DECQ        R10
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R9
+	SHLXQ       DI, R9, R9
+	DECQ        R9
+	KMOVW       R9, K1
+	VMOVUPD.Z   (SI), K1, Z1
+	VMOVUPD.Z   (R8), K1, Z2
+	VFMADD231PD Z2, Z1, Z0
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
+	VPXORD        Z31, Z31, Z31
+	VUNPCKHPD     Z31, Z0, Z30
+	VUNPCKLPD     Z31, Z0, Z0
+	VADDPD        Z30, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y30
+	VADDPD        Y30, Y0, Y0
+	VPXORD        Z31, Z31, Z31
+	VSHUFF64X2    $0x03, Y31, Y0, Y30
+	VSHUFF64X2    $0x00, Y31, Y0, Y0
+	VADDPD        Y30, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VMOVUPD.Z     (DX), K1, Y31
+	VADDPD        Y31, Y0, Y0
+
+store_0_0:
+	VMOVUPD Y0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x2(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z2
+	VMOVUPD     (R8), Z3
+	VFMADD231PD Z3, Z2, Z0
+	VMOVUPD     (R8)(R9*1), Z3
+	VFMADD231PD Z3, Z2, Z1
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, DI
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (SI), K1, Z2
+	VMOVUPD.Z   (R8), K1, Z3
+	VFMADD231PD Z3, Z2, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z3
+	VFMADD231PD Z3, Z2, Z1
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VPXORD        Z1, Z1, Z1
+	VSHUFF64X2    $0x03, Y1, Y0, Y31
+	VSHUFF64X2    $0x00, Y1, Y0, Y0
+	VADDPD        Y31, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VMOVUPD.Z     (DX), K1, Y1
+	VADDPD        Y1, Y0, Y0
+
+store_0_0:
+	VMOVUPD Y0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x3(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z3
+	VMOVUPD     (R8), Z4
+	VFMADD231PD Z4, Z3, Z0
+	VMOVUPD     (R8)(R9*1), Z4
+	VFMADD231PD Z4, Z3, Z1
+	VMOVUPD     (R8)(R9*2), Z4
+	VFMADD231PD Z4, Z3, Z2
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, DI
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       DI, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (SI), K1, Z3
+	VMOVUPD.Z   (R8), K1, Z4
+	VFMADD231PD Z4, Z3, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z4
+	VFMADD231PD Z4, Z3, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z4
+	VFMADD231PD Z4, Z3, Z2
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPD     Z1, Z2, Z31
+	VUNPCKLPD     Z1, Z2, Z2
+	VADDPD        Z31, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y31
+	VADDPD        Y31, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y1
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y1, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VMOVUPD.Z     (DX), K1, Y2
+	VADDPD        Y2, Y0, Y0
+
+store_0_0:
+	VMOVUPD Y0, K1, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x4(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z4
+	VMOVUPD     (R8), Z5
+	VFMADD231PD Z5, Z4, Z0
+	VMOVUPD     (R8)(R9*1), Z5
+	VFMADD231PD Z5, Z4, Z1
+	VMOVUPD     (R8)(R9*2), Z5
+	VFMADD231PD Z5, Z4, Z2
+	VMOVUPD     (R8)(R10*1), Z5
+	VFMADD231PD Z5, Z4, Z3
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       DI, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (SI), K1, Z4
+	VMOVUPD.Z   (R8), K1, Z5
+	VFMADD231PD Z5, Z4, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z5
+	VFMADD231PD Z5, Z4, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z5
+	VFMADD231PD Z5, Z4, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z5
+	VFMADD231PD Z5, Z4, Z3
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPD        (DX), Y0, Y0
+
+store_0_0:
+	VMOVUPD Y0, (DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x5(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z5
+	VMOVUPD     (R8), Z6
+	VFMADD231PD Z6, Z5, Z0
+	VMOVUPD     (R8)(R9*1), Z6
+	VFMADD231PD Z6, Z5, Z1
+	VMOVUPD     (R8)(R9*2), Z6
+	VFMADD231PD Z6, Z5, Z2
+	VMOVUPD     (R8)(R10*1), Z6
+	VFMADD231PD Z6, Z5, Z3
+	VMOVUPD     (R11), Z6
+	VFMADD231PD Z6, Z5, Z4
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z5
+	VMOVUPD.Z   (R8), K1, Z6
+	VFMADD231PD Z6, Z5, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z6
+	VFMADD231PD Z6, Z5, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z6
+	VFMADD231PD Z6, Z5, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z6
+	VFMADD231PD Z6, Z5, Z3
+	VMOVUPD.Z   (R11), K1, Z6
+	VFMADD231PD Z6, Z5, Z4
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPD        (DX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (DX)
+	MOVQ          $0x00000001, R8
+	KMOVW         R8, K1
+	VPXORD        Z0, Z0, Z0
+	VUNPCKHPD     Z0, Z4, Z2
+	VUNPCKLPD     Z0, Z4, Z4
+	VADDPD        Z2, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y2
+	VADDPD        Y2, Y4, Y4
+	VPXORD        Z0, Z0, Z0
+	VSHUFF64X2    $0x03, Y0, Y4, Y2
+	VSHUFF64X2    $0x00, Y0, Y4, Y4
+	VADDPD        Y2, Y4, Y4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VMOVUPD.Z     32(DX), K1, Y0
+	VADDPD        Y0, Y4, Y4
+
+store_4_0:
+	VMOVUPD Y4, K1, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x6(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z6
+	VMOVUPD     (R8), Z7
+	VFMADD231PD Z7, Z6, Z0
+	VMOVUPD     (R8)(R9*1), Z7
+	VFMADD231PD Z7, Z6, Z1
+	VMOVUPD     (R8)(R9*2), Z7
+	VFMADD231PD Z7, Z6, Z2
+	VMOVUPD     (R8)(R10*1), Z7
+	VFMADD231PD Z7, Z6, Z3
+	VMOVUPD     (R11), Z7
+	VFMADD231PD Z7, Z6, Z4
+	VMOVUPD     (R11)(R9*1), Z7
+	VFMADD231PD Z7, Z6, Z5
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z6
+	VMOVUPD.Z   (R8), K1, Z7
+	VFMADD231PD Z7, Z6, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z7
+	VFMADD231PD Z7, Z6, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z7
+	VFMADD231PD Z7, Z6, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z7
+	VFMADD231PD Z7, Z6, Z3
+	VMOVUPD.Z   (R11), K1, Z7
+	VFMADD231PD Z7, Z6, Z4
+	VMOVUPD.Z   (R11)(R9*1), K1, Z7
+	VFMADD231PD Z7, Z6, Z5
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPD        (DX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (DX)
+	MOVQ          $0x00000003, R8
+	KMOVW         R8, K1
+	VUNPCKHPD     Z5, Z4, Z0
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VSHUFF64X2    $0x03, Y5, Y4, Y0
+	VSHUFF64X2    $0x00, Y5, Y4, Y4
+	VADDPD        Y0, Y4, Y4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VMOVUPD.Z     32(DX), K1, Y5
+	VADDPD        Y5, Y4, Y4
+
+store_4_0:
+	VMOVUPD Y4, K1, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x7(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z7
+	VMOVUPD     (R8), Z8
+	VFMADD231PD Z8, Z7, Z0
+	VMOVUPD     (R8)(R9*1), Z8
+	VFMADD231PD Z8, Z7, Z1
+	VMOVUPD     (R8)(R9*2), Z8
+	VFMADD231PD Z8, Z7, Z2
+	VMOVUPD     (R8)(R10*1), Z8
+	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD     (R11), Z8
+	VFMADD231PD Z8, Z7, Z4
+	VMOVUPD     (R11)(R9*1), Z8
+	VFMADD231PD Z8, Z7, Z5
+	VMOVUPD     (R11)(R9*2), Z8
+	VFMADD231PD Z8, Z7, Z6
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z7
+	VMOVUPD.Z   (R8), K1, Z8
+	VFMADD231PD Z8, Z7, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z8
+	VFMADD231PD Z8, Z7, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z8
+	VFMADD231PD Z8, Z7, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z8
+	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD.Z   (R11), K1, Z8
+	VFMADD231PD Z8, Z7, Z4
+	VMOVUPD.Z   (R11)(R9*1), K1, Z8
+	VFMADD231PD Z8, Z7, Z5
+	VMOVUPD.Z   (R11)(R9*2), K1, Z8
+	VFMADD231PD Z8, Z7, Z6
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPD        (DX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (DX)
+	MOVQ          $0x00000007, R8
+	KMOVW         R8, K1
+	VUNPCKHPD     Z5, Z4, Z0
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPD     Z5, Z6, Z0
+	VUNPCKLPD     Z5, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y5
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y5, Y4, Y4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VMOVUPD.Z     32(DX), K1, Y6
+	VADDPD        Y6, Y4, Y4
+
+store_4_0:
+	VMOVUPD Y4, K1, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_1x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_1x8(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000001, AX, AX
+	MOVQ   a+0(FP), CX
+	MOVQ   c+32(FP), DX
+	MOVQ   nt+64(FP), BX
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   CX, SI
+	LEAQ   (CX)(AX*1), DI
+	MOVQ   b+16(FP), R8
+	MOVQ   ldb+24(FP), R9
+	SHLQ   $0x03, R9
+	LEAQ   (R9)(R9*2), R10
+	LEAQ   (R8)(R9*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (DI)
+	VMOVUPD     (SI), Z8
+	VMOVUPD     (R8), Z9
+	VFMADD231PD Z9, Z8, Z0
+	VMOVUPD     (R8)(R9*1), Z9
+	VFMADD231PD Z9, Z8, Z1
+	VMOVUPD     (R8)(R9*2), Z9
+	VFMADD231PD Z9, Z8, Z2
+	VMOVUPD     (R8)(R10*1), Z9
+	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD     (R11), Z9
+	VFMADD231PD Z9, Z8, Z4
+	VMOVUPD     (R11)(R9*1), Z9
+	VFMADD231PD Z9, Z8, Z5
+	VMOVUPD     (R11)(R9*2), Z9
+	VFMADD231PD Z9, Z8, Z6
+	VMOVUPD     (R11)(R10*1), Z9
+	VFMADD231PD Z9, Z8, Z7
+	ADDQ        $0x40, SI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, DI
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), DI
+	ANDQ        $0x07, DI
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       DI, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (SI), K1, Z8
+	VMOVUPD.Z   (R8), K1, Z9
+	VFMADD231PD Z9, Z8, Z0
+	VMOVUPD.Z   (R8)(R9*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z1
+	VMOVUPD.Z   (R8)(R9*2), K1, Z9
+	VFMADD231PD Z9, Z8, Z2
+	VMOVUPD.Z   (R8)(R10*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z3
+	VMOVUPD.Z   (R11), K1, Z9
+	VFMADD231PD Z9, Z8, Z4
+	VMOVUPD.Z   (R11)(R9*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z5
+	VMOVUPD.Z   (R11)(R9*2), K1, Z9
+	VFMADD231PD Z9, Z8, Z6
+	VMOVUPD.Z   (R11)(R10*1), K1, Z9
+	VFMADD231PD Z9, Z8, Z7
+
+reduce:
+	MOVQ          ldc+40(FP), SI
+	SHLQ          $0x03, SI
+	LEAQ          (SI)(SI*2), DI
+	MOVQ          acc+56(FP), DI
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         DI, DI
+	JZ            store_0_0
+	VADDPD        (DX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (DX)
+	VUNPCKHPD     Z5, Z4, Z0
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VUNPCKHPD     Z7, Z6, Z5
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z5, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPD        Y5, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y7
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y7, Y4, Y4
+	TESTQ         DI, DI
+	JZ            store_4_0
+	VADDPD        32(DX), Y4, Y4
+
+store_4_0:
+	VMOVUPD Y4, 32(DX)
+	ADDQ    AX, CX
+	IMUL3Q  $0x00000001, SI, SI
+	ADDQ    SI, DX
+	DECQ    BX
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x1(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z2
+	VMOVUPD     (DI)(AX*1), Z3
+	VMOVUPD     (R9), Z4
+	VFMADD231PD Z4, Z2, Z0
+	VFMADD231PD Z4, Z3, Z1
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (DI), K1, Z2
+	VMOVUPD.Z   (DI)(AX*1), K1, Z3
+	VMOVUPD.Z   (R9), K1, Z4
+	VFMADD231PD Z4, Z2, Z0
+	VFMADD231PD Z4, Z3, Z1
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z31, Z31, Z31
+	VUNPCKHPD     Z31, Z0, Z30
+	VUNPCKLPD     Z31, Z0, Z0
+	VADDPD        Z30, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y30
+	VADDPD        Y30, Y0, Y0
+	VPXORD        Z31, Z31, Z31
+	VSHUFF64X2    $0x03, Y31, Y0, Y30
+	VSHUFF64X2    $0x00, Y31, Y0, Y0
+	VADDPD        Y30, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPD.Z     (BX), K1, Y31
+	VADDPD        Y31, Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, K1, (BX)
+	VPXORD        Z0, Z0, Z0
+	VUNPCKHPD     Z0, Z1, Z31
+	VUNPCKLPD     Z0, Z1, Z1
+	VADDPD        Z31, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y31
+	VADDPD        Y31, Y1, Y1
+	VPXORD        Z0, Z0, Z0
+	VSHUFF64X2    $0x03, Y0, Y1, Y31
+	VSHUFF64X2    $0x00, Y0, Y1, Y1
+	VADDPD        Y31, Y1, Y1
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPD.Z     (BX)(DI*1), K1, Y0
+	VADDPD        Y0, Y1, Y1
+
+store_0_1:
+	VMOVUPD Y1, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x2(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z4
+	VMOVUPD     (DI)(AX*1), Z5
+	VMOVUPD     (R9), Z6
+	VFMADD231PD Z6, Z4, Z0
+	VFMADD231PD Z6, Z5, Z2
+	VMOVUPD     (R9)(R10*1), Z6
+	VFMADD231PD Z6, Z4, Z1
+	VFMADD231PD Z6, Z5, Z3
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z4
+	VMOVUPD.Z   (DI)(AX*1), K1, Z5
+	VMOVUPD.Z   (R9), K1, Z6
+	VFMADD231PD Z6, Z4, Z0
+	VFMADD231PD Z6, Z5, Z2
+	VMOVUPD.Z   (R9)(R10*1), K1, Z6
+	VFMADD231PD Z6, Z4, Z1
+	VFMADD231PD Z6, Z5, Z3
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VPXORD        Z1, Z1, Z1
+	VSHUFF64X2    $0x03, Y1, Y0, Y31
+	VSHUFF64X2    $0x00, Y1, Y0, Y0
+	VADDPD        Y31, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPD.Z     (BX), K1, Y1
+	VADDPD        Y1, Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, K1, (BX)
+	VUNPCKHPD     Z3, Z2, Z0
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VPXORD        Z3, Z3, Z3
+	VSHUFF64X2    $0x03, Y3, Y2, Y0
+	VSHUFF64X2    $0x00, Y3, Y2, Y2
+	VADDPD        Y0, Y2, Y2
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPD.Z     (BX)(DI*1), K1, Y3
+	VADDPD        Y3, Y2, Y2
+
+store_0_1:
+	VMOVUPD Y2, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x3(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z6
+	VMOVUPD     (DI)(AX*1), Z7
+	VMOVUPD     (R9), Z8
+	VFMADD231PD Z8, Z6, Z0
+	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD     (R9)(R10*1), Z8
+	VFMADD231PD Z8, Z6, Z1
+	VFMADD231PD Z8, Z7, Z4
+	VMOVUPD     (R9)(R10*2), Z8
+	VFMADD231PD Z8, Z6, Z2
+	VFMADD231PD Z8, Z7, Z5
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z6
+	VMOVUPD.Z   (DI)(AX*1), K1, Z7
+	VMOVUPD.Z   (R9), K1, Z8
+	VFMADD231PD Z8, Z6, Z0
+	VFMADD231PD Z8, Z7, Z3
+	VMOVUPD.Z   (R9)(R10*1), K1, Z8
+	VFMADD231PD Z8, Z6, Z1
+	VFMADD231PD Z8, Z7, Z4
+	VMOVUPD.Z   (R9)(R10*2), K1, Z8
+	VFMADD231PD Z8, Z6, Z2
+	VFMADD231PD Z8, Z7, Z5
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPD     Z1, Z2, Z31
+	VUNPCKLPD     Z1, Z2, Z2
+	VADDPD        Z31, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y31
+	VADDPD        Y31, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y1
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y1, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPD.Z     (BX), K1, Y2
+	VADDPD        Y2, Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, K1, (BX)
+	VUNPCKHPD     Z4, Z3, Z0
+	VUNPCKLPD     Z4, Z3, Z3
+	VADDPD        Z0, Z3, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPD        Y0, Y3, Y3
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPD     Z4, Z5, Z0
+	VUNPCKLPD     Z4, Z5, Z5
+	VADDPD        Z0, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPD        Y0, Y5, Y5
+	VSHUFF64X2    $0x03, Y5, Y3, Y4
+	VSHUFF64X2    $0x00, Y5, Y3, Y3
+	VADDPD        Y4, Y3, Y3
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPD.Z     (BX)(DI*1), K1, Y5
+	VADDPD        Y5, Y3, Y3
+
+store_0_1:
+	VMOVUPD Y3, K1, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x4(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z8
+	VMOVUPD     (DI)(AX*1), Z9
+	VMOVUPD     (R9), Z10
+	VFMADD231PD Z10, Z8, Z0
+	VFMADD231PD Z10, Z9, Z4
+	VMOVUPD     (R9)(R10*1), Z10
+	VFMADD231PD Z10, Z8, Z1
+	VFMADD231PD Z10, Z9, Z5
+	VMOVUPD     (R9)(R10*2), Z10
+	VFMADD231PD Z10, Z8, Z2
+	VFMADD231PD Z10, Z9, Z6
+	VMOVUPD     (R9)(R11*1), Z10
+	VFMADD231PD Z10, Z8, Z3
+	VFMADD231PD Z10, Z9, Z7
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (DI), K1, Z8
+	VMOVUPD.Z   (DI)(AX*1), K1, Z9
+	VMOVUPD.Z   (R9), K1, Z10
+	VFMADD231PD Z10, Z8, Z0
+	VFMADD231PD Z10, Z9, Z4
+	VMOVUPD.Z   (R9)(R10*1), K1, Z10
+	VFMADD231PD Z10, Z8, Z1
+	VFMADD231PD Z10, Z9, Z5
+	VMOVUPD.Z   (R9)(R10*2), K1, Z10
+	VFMADD231PD Z10, Z8, Z2
+	VFMADD231PD Z10, Z9, Z6
+	VMOVUPD.Z   (R9)(R11*1), K1, Z10
+	VFMADD231PD Z10, Z8, Z3
+	VFMADD231PD Z10, Z9, Z7
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z5, Z4, Z0
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VUNPCKHPD     Z7, Z6, Z5
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z5, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPD        Y5, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y7
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y7, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y4, Y4
+
+store_0_1:
+	VMOVUPD Y4, (BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x5(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z10
+	VMOVUPD     (DI)(AX*1), Z11
+	VMOVUPD     (R9), Z12
+	VFMADD231PD Z12, Z10, Z0
+	VFMADD231PD Z12, Z11, Z5
+	VMOVUPD     (R9)(R10*1), Z12
+	VFMADD231PD Z12, Z10, Z1
+	VFMADD231PD Z12, Z11, Z6
+	VMOVUPD     (R9)(R10*2), Z12
+	VFMADD231PD Z12, Z10, Z2
+	VFMADD231PD Z12, Z11, Z7
+	VMOVUPD     (R9)(R11*1), Z12
+	VFMADD231PD Z12, Z10, Z3
+	VFMADD231PD Z12, Z11, Z8
+	VMOVUPD     (R12), Z12
+	VFMADD231PD Z12, Z10, Z4
+	VFMADD231PD Z12, Z11, Z9
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z10
+	VMOVUPD.Z   (DI)(AX*1), K1, Z11
+	VMOVUPD.Z   (R9), K1, Z12
+	VFMADD231PD Z12, Z10, Z0
+	VFMADD231PD Z12, Z11, Z5
+	VMOVUPD.Z   (R9)(R10*1), K1, Z12
+	VFMADD231PD Z12, Z10, Z1
+	VFMADD231PD Z12, Z11, Z6
+	VMOVUPD.Z   (R9)(R10*2), K1, Z12
+	VFMADD231PD Z12, Z10, Z2
+	VFMADD231PD Z12, Z11, Z7
+	VMOVUPD.Z   (R9)(R11*1), K1, Z12
+	VFMADD231PD Z12, Z10, Z3
+	VFMADD231PD Z12, Z11, Z8
+	VMOVUPD.Z   (R12), K1, Z12
+	VFMADD231PD Z12, Z10, Z4
+	VFMADD231PD Z12, Z11, Z9
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z6, Z5, Z0
+	VUNPCKLPD     Z6, Z5, Z5
+	VADDPD        Z0, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPD        Y0, Y5, Y5
+	VUNPCKHPD     Z8, Z7, Z6
+	VUNPCKLPD     Z8, Z7, Z7
+	VADDPD        Z6, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y6
+	VADDPD        Y6, Y7, Y7
+	VSHUFF64X2    $0x03, Y7, Y5, Y8
+	VSHUFF64X2    $0x00, Y7, Y5, Y5
+	VADDPD        Y8, Y5, Y5
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y5, Y5
+
+store_0_1:
+	VMOVUPD       Y5, (BX)(DI*1)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPD     Z5, Z4, Z7
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPD        Y7, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VSHUFF64X2    $0x03, Y5, Y4, Y7
+	VSHUFF64X2    $0x00, Y5, Y4, Y4
+	VADDPD        Y7, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPD.Z     32(BX), K1, Y5
+	VADDPD        Y5, Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, K1, 32(BX)
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPD     Z4, Z9, Z5
+	VUNPCKLPD     Z4, Z9, Z9
+	VADDPD        Z5, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y5
+	VADDPD        Y5, Y9, Y9
+	VPXORD        Z4, Z4, Z4
+	VSHUFF64X2    $0x03, Y4, Y9, Y5
+	VSHUFF64X2    $0x00, Y4, Y9, Y9
+	VADDPD        Y5, Y9, Y9
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y4
+	VADDPD        Y4, Y9, Y9
+
+store_4_1:
+	VMOVUPD Y9, K1, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x6(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z12
+	VMOVUPD     (DI)(AX*1), Z13
+	VMOVUPD     (R9), Z14
+	VFMADD231PD Z14, Z12, Z0
+	VFMADD231PD Z14, Z13, Z6
+	VMOVUPD     (R9)(R10*1), Z14
+	VFMADD231PD Z14, Z12, Z1
+	VFMADD231PD Z14, Z13, Z7
+	VMOVUPD     (R9)(R10*2), Z14
+	VFMADD231PD Z14, Z12, Z2
+	VFMADD231PD Z14, Z13, Z8
+	VMOVUPD     (R9)(R11*1), Z14
+	VFMADD231PD Z14, Z12, Z3
+	VFMADD231PD Z14, Z13, Z9
+	VMOVUPD     (R12), Z14
+	VFMADD231PD Z14, Z12, Z4
+	VFMADD231PD Z14, Z13, Z10
+	VMOVUPD     (R12)(R10*1), Z14
+	VFMADD231PD Z14, Z12, Z5
+	VFMADD231PD Z14, Z13, Z11
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z12
+	VMOVUPD.Z   (DI)(AX*1), K1, Z13
+	VMOVUPD.Z   (R9), K1, Z14
+	VFMADD231PD Z14, Z12, Z0
+	VFMADD231PD Z14, Z13, Z6
+	VMOVUPD.Z   (R9)(R10*1), K1, Z14
+	VFMADD231PD Z14, Z12, Z1
+	VFMADD231PD Z14, Z13, Z7
+	VMOVUPD.Z   (R9)(R10*2), K1, Z14
+	VFMADD231PD Z14, Z12, Z2
+	VFMADD231PD Z14, Z13, Z8
+	VMOVUPD.Z   (R9)(R11*1), K1, Z14
+	VFMADD231PD Z14, Z12, Z3
+	VFMADD231PD Z14, Z13, Z9
+	VMOVUPD.Z   (R12), K1, Z14
+	VFMADD231PD Z14, Z12, Z4
+	VFMADD231PD Z14, Z13, Z10
+	VMOVUPD.Z   (R12)(R10*1), K1, Z14
+	VFMADD231PD Z14, Z12, Z5
+	VFMADD231PD Z14, Z13, Z11
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z7, Z6, Z0
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VUNPCKHPD     Z9, Z8, Z7
+	VUNPCKLPD     Z9, Z8, Z8
+	VADDPD        Z7, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y7
+	VADDPD        Y7, Y8, Y8
+	VSHUFF64X2    $0x03, Y8, Y6, Y9
+	VSHUFF64X2    $0x00, Y8, Y6, Y6
+	VADDPD        Y9, Y6, Y6
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y6, Y6
+
+store_0_1:
+	VMOVUPD       Y6, (BX)(DI*1)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z5, Z4, Z6
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z6, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y6
+	VADDPD        Y6, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VSHUFF64X2    $0x03, Y5, Y4, Y6
+	VSHUFF64X2    $0x00, Y5, Y4, Y4
+	VADDPD        Y6, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPD.Z     32(BX), K1, Y5
+	VADDPD        Y5, Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, K1, 32(BX)
+	VUNPCKHPD     Z11, Z10, Z4
+	VUNPCKLPD     Z11, Z10, Z10
+	VADDPD        Z4, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y4
+	VADDPD        Y4, Y10, Y10
+	VPXORD        Z11, Z11, Z11
+	VSHUFF64X2    $0x03, Y11, Y10, Y4
+	VSHUFF64X2    $0x00, Y11, Y10, Y10
+	VADDPD        Y4, Y10, Y10
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y11
+	VADDPD        Y11, Y10, Y10
+
+store_4_1:
+	VMOVUPD Y10, K1, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x7(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z14
+	VMOVUPD     (DI)(AX*1), Z15
+	VMOVUPD     (R9), Z16
+	VFMADD231PD Z16, Z14, Z0
+	VFMADD231PD Z16, Z15, Z7
+	VMOVUPD     (R9)(R10*1), Z16
+	VFMADD231PD Z16, Z14, Z1
+	VFMADD231PD Z16, Z15, Z8
+	VMOVUPD     (R9)(R10*2), Z16
+	VFMADD231PD Z16, Z14, Z2
+	VFMADD231PD Z16, Z15, Z9
+	VMOVUPD     (R9)(R11*1), Z16
+	VFMADD231PD Z16, Z14, Z3
+	VFMADD231PD Z16, Z15, Z10
+	VMOVUPD     (R12), Z16
+	VFMADD231PD Z16, Z14, Z4
+	VFMADD231PD Z16, Z15, Z11
+	VMOVUPD     (R12)(R10*1), Z16
+	VFMADD231PD Z16, Z14, Z5
+	VFMADD231PD Z16, Z15, Z12
+	VMOVUPD     (R12)(R10*2), Z16
+	VFMADD231PD Z16, Z14, Z6
+	VFMADD231PD Z16, Z15, Z13
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z14
+	VMOVUPD.Z   (DI)(AX*1), K1, Z15
+	VMOVUPD.Z   (R9), K1, Z16
+	VFMADD231PD Z16, Z14, Z0
+	VFMADD231PD Z16, Z15, Z7
+	VMOVUPD.Z   (R9)(R10*1), K1, Z16
+	VFMADD231PD Z16, Z14, Z1
+	VFMADD231PD Z16, Z15, Z8
+	VMOVUPD.Z   (R9)(R10*2), K1, Z16
+	VFMADD231PD Z16, Z14, Z2
+	VFMADD231PD Z16, Z15, Z9
+	VMOVUPD.Z   (R9)(R11*1), K1, Z16
+	VFMADD231PD Z16, Z14, Z3
+	VFMADD231PD Z16, Z15, Z10
+	VMOVUPD.Z   (R12), K1, Z16
+	VFMADD231PD Z16, Z14, Z4
+	VFMADD231PD Z16, Z15, Z11
+	VMOVUPD.Z   (R12)(R10*1), K1, Z16
+	VFMADD231PD Z16, Z14, Z5
+	VFMADD231PD Z16, Z15, Z12
+	VMOVUPD.Z   (R12)(R10*2), K1, Z16
+	VFMADD231PD Z16, Z14, Z6
+	VFMADD231PD Z16, Z15, Z13
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z8, Z7, Z0
+	VUNPCKLPD     Z8, Z7, Z7
+	VADDPD        Z0, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y7
+	VUNPCKHPD     Z10, Z9, Z8
+	VUNPCKLPD     Z10, Z9, Z9
+	VADDPD        Z8, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y8
+	VADDPD        Y8, Y9, Y9
+	VSHUFF64X2    $0x03, Y9, Y7, Y10
+	VSHUFF64X2    $0x00, Y9, Y7, Y7
+	VADDPD        Y10, Y7, Y7
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y7, Y7
+
+store_0_1:
+	VMOVUPD       Y7, (BX)(DI*1)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z5, Z4, Z7
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z7, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y7
+	VADDPD        Y7, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPD     Z5, Z6, Z7
+	VUNPCKLPD     Z5, Z6, Z6
+	VADDPD        Z7, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y7
+	VADDPD        Y7, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y5
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y5, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPD.Z     32(BX), K1, Y6
+	VADDPD        Y6, Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, K1, 32(BX)
+	VUNPCKHPD     Z12, Z11, Z4
+	VUNPCKLPD     Z12, Z11, Z11
+	VADDPD        Z4, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y4
+	VADDPD        Y4, Y11, Y11
+	VPXORD        Z12, Z12, Z12
+	VUNPCKHPD     Z12, Z13, Z4
+	VUNPCKLPD     Z12, Z13, Z13
+	VADDPD        Z4, Z13, Z13
+	VEXTRACTF64X4 $0x01, Z13, Y4
+	VADDPD        Y4, Y13, Y13
+	VSHUFF64X2    $0x03, Y13, Y11, Y12
+	VSHUFF64X2    $0x00, Y13, Y11, Y11
+	VADDPD        Y12, Y11, Y11
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y13
+	VADDPD        Y13, Y11, Y11
+
+store_4_1:
+	VMOVUPD Y11, K1, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_2x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_2x8(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000002, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	VMOVUPD     (DI), Z16
+	VMOVUPD     (DI)(AX*1), Z17
+	VMOVUPD     (R9), Z18
+	VFMADD231PD Z18, Z16, Z0
+	VFMADD231PD Z18, Z17, Z8
+	VMOVUPD     (R9)(R10*1), Z18
+	VFMADD231PD Z18, Z16, Z1
+	VFMADD231PD Z18, Z17, Z9
+	VMOVUPD     (R9)(R10*2), Z18
+	VFMADD231PD Z18, Z16, Z2
+	VFMADD231PD Z18, Z17, Z10
+	VMOVUPD     (R9)(R11*1), Z18
+	VFMADD231PD Z18, Z16, Z3
+	VFMADD231PD Z18, Z17, Z11
+	VMOVUPD     (R12), Z18
+	VFMADD231PD Z18, Z16, Z4
+	VFMADD231PD Z18, Z17, Z12
+	VMOVUPD     (R12)(R10*1), Z18
+	VFMADD231PD Z18, Z16, Z5
+	VFMADD231PD Z18, Z17, Z13
+	VMOVUPD     (R12)(R10*2), Z18
+	VFMADD231PD Z18, Z16, Z6
+	VFMADD231PD Z18, Z17, Z14
+	VMOVUPD     (R12)(R11*1), Z18
+	VFMADD231PD Z18, Z16, Z7
+	VFMADD231PD Z18, Z17, Z15
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z16
+	VMOVUPD.Z   (DI)(AX*1), K1, Z17
+	VMOVUPD.Z   (R9), K1, Z18
+	VFMADD231PD Z18, Z16, Z0
+	VFMADD231PD Z18, Z17, Z8
+	VMOVUPD.Z   (R9)(R10*1), K1, Z18
+	VFMADD231PD Z18, Z16, Z1
+	VFMADD231PD Z18, Z17, Z9
+	VMOVUPD.Z   (R9)(R10*2), K1, Z18
+	VFMADD231PD Z18, Z16, Z2
+	VFMADD231PD Z18, Z17, Z10
+	VMOVUPD.Z   (R9)(R11*1), K1, Z18
+	VFMADD231PD Z18, Z16, Z3
+	VFMADD231PD Z18, Z17, Z11
+	VMOVUPD.Z   (R12), K1, Z18
+	VFMADD231PD Z18, Z16, Z4
+	VFMADD231PD Z18, Z17, Z12
+	VMOVUPD.Z   (R12)(R10*1), K1, Z18
+	VFMADD231PD Z18, Z16, Z5
+	VFMADD231PD Z18, Z17, Z13
+	VMOVUPD.Z   (R12)(R10*2), K1, Z18
+	VFMADD231PD Z18, Z16, Z6
+	VFMADD231PD Z18, Z17, Z14
+	VMOVUPD.Z   (R12)(R11*1), K1, Z18
+	VFMADD231PD Z18, Z16, Z7
+	VFMADD231PD Z18, Z17, Z15
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z9, Z8, Z0
+	VUNPCKLPD     Z9, Z8, Z8
+	VADDPD        Z0, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y8
+	VUNPCKHPD     Z11, Z10, Z9
+	VUNPCKLPD     Z11, Z10, Z10
+	VADDPD        Z9, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y9
+	VADDPD        Y9, Y10, Y10
+	VSHUFF64X2    $0x03, Y10, Y8, Y11
+	VSHUFF64X2    $0x00, Y10, Y8, Y8
+	VADDPD        Y11, Y8, Y8
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y8, Y8
+
+store_0_1:
+	VMOVUPD       Y8, (BX)(DI*1)
+	VUNPCKHPD     Z5, Z4, Z8
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z8, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y8
+	VADDPD        Y8, Y4, Y4
+	VUNPCKHPD     Z7, Z6, Z5
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z5, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPD        Y5, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y7
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y7, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VADDPD        32(BX), Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, 32(BX)
+	VUNPCKHPD     Z13, Z12, Z4
+	VUNPCKLPD     Z13, Z12, Z12
+	VADDPD        Z4, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y4
+	VADDPD        Y4, Y12, Y12
+	VUNPCKHPD     Z15, Z14, Z13
+	VUNPCKLPD     Z15, Z14, Z14
+	VADDPD        Z13, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VADDPD        Y13, Y14, Y14
+	VSHUFF64X2    $0x03, Y14, Y12, Y15
+	VSHUFF64X2    $0x00, Y14, Y12, Y12
+	VADDPD        Y15, Y12, Y12
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VADDPD        32(BX)(DI*1), Y12, Y12
+
+store_4_1:
+	VMOVUPD Y12, 32(BX)(DI*1)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000002, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x1(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R10
+	MOVQ   n+48(FP), R11
+	SHRQ   $0x03, R11
+
+loop:
+	TESTQ       R11, R11
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z3
+	VMOVUPD     (DI)(AX*1), Z4
+	VMOVUPD     (DI)(AX*2), Z5
+	VMOVUPD     (R9), Z6
+	VFMADD231PD Z6, Z3, Z0
+	VFMADD231PD Z6, Z4, Z1
+	VFMADD231PD Z6, Z5, Z2
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R8
+	DECQ        R11
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R10
+	SHLXQ       R8, R10, R10
+	DECQ        R10
+	KMOVW       R10, K1
+	VMOVUPD.Z   (DI), K1, Z3
+	VMOVUPD.Z   (DI)(AX*1), K1, Z4
+	VMOVUPD.Z   (DI)(AX*2), K1, Z5
+	VMOVUPD.Z   (R9), K1, Z6
+	VFMADD231PD Z6, Z3, Z0
+	VFMADD231PD Z6, Z4, Z1
+	VFMADD231PD Z6, Z5, Z2
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z31, Z31, Z31
+	VUNPCKHPD     Z31, Z0, Z30
+	VUNPCKLPD     Z31, Z0, Z0
+	VADDPD        Z30, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y30
+	VADDPD        Y30, Y0, Y0
+	VPXORD        Z31, Z31, Z31
+	VSHUFF64X2    $0x03, Y31, Y0, Y30
+	VSHUFF64X2    $0x00, Y31, Y0, Y0
+	VADDPD        Y30, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPD.Z     (BX), K1, Y31
+	VADDPD        Y31, Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, K1, (BX)
+	VPXORD        Z0, Z0, Z0
+	VUNPCKHPD     Z0, Z1, Z31
+	VUNPCKLPD     Z0, Z1, Z1
+	VADDPD        Z31, Z1, Z1
+	VEXTRACTF64X4 $0x01, Z1, Y31
+	VADDPD        Y31, Y1, Y1
+	VPXORD        Z0, Z0, Z0
+	VSHUFF64X2    $0x03, Y0, Y1, Y31
+	VSHUFF64X2    $0x00, Y0, Y1, Y1
+	VADDPD        Y31, Y1, Y1
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPD.Z     (BX)(DI*1), K1, Y0
+	VADDPD        Y0, Y1, Y1
+
+store_0_1:
+	VMOVUPD       Y1, K1, (BX)(DI*1)
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPD     Z1, Z2, Z0
+	VUNPCKLPD     Z1, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VPXORD        Z1, Z1, Z1
+	VSHUFF64X2    $0x03, Y1, Y2, Y0
+	VSHUFF64X2    $0x00, Y1, Y2, Y2
+	VADDPD        Y0, Y2, Y2
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VMOVUPD.Z     (BX)(DI*2), K1, Y1
+	VADDPD        Y1, Y2, Y2
+
+store_0_2:
+	VMOVUPD Y2, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x2(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z6
+	VMOVUPD     (DI)(AX*1), Z7
+	VMOVUPD     (DI)(AX*2), Z8
+	VMOVUPD     (R9), Z9
+	VFMADD231PD Z9, Z6, Z0
+	VFMADD231PD Z9, Z7, Z2
+	VFMADD231PD Z9, Z8, Z4
+	VMOVUPD     (R9)(R10*1), Z9
+	VFMADD231PD Z9, Z6, Z1
+	VFMADD231PD Z9, Z7, Z3
+	VFMADD231PD Z9, Z8, Z5
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z6
+	VMOVUPD.Z   (DI)(AX*1), K1, Z7
+	VMOVUPD.Z   (DI)(AX*2), K1, Z8
+	VMOVUPD.Z   (R9), K1, Z9
+	VFMADD231PD Z9, Z6, Z0
+	VFMADD231PD Z9, Z7, Z2
+	VFMADD231PD Z9, Z8, Z4
+	VMOVUPD.Z   (R9)(R10*1), K1, Z9
+	VFMADD231PD Z9, Z6, Z1
+	VFMADD231PD Z9, Z7, Z3
+	VFMADD231PD Z9, Z8, Z5
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VPXORD        Z1, Z1, Z1
+	VSHUFF64X2    $0x03, Y1, Y0, Y31
+	VSHUFF64X2    $0x00, Y1, Y0, Y0
+	VADDPD        Y31, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPD.Z     (BX), K1, Y1
+	VADDPD        Y1, Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, K1, (BX)
+	VUNPCKHPD     Z3, Z2, Z0
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z0, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPD        Y0, Y2, Y2
+	VPXORD        Z3, Z3, Z3
+	VSHUFF64X2    $0x03, Y3, Y2, Y0
+	VSHUFF64X2    $0x00, Y3, Y2, Y2
+	VADDPD        Y0, Y2, Y2
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPD.Z     (BX)(DI*1), K1, Y3
+	VADDPD        Y3, Y2, Y2
+
+store_0_1:
+	VMOVUPD       Y2, K1, (BX)(DI*1)
+	VUNPCKHPD     Z5, Z4, Z2
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z2, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y2
+	VADDPD        Y2, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VSHUFF64X2    $0x03, Y5, Y4, Y2
+	VSHUFF64X2    $0x00, Y5, Y4, Y4
+	VADDPD        Y2, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VMOVUPD.Z     (BX)(DI*2), K1, Y5
+	VADDPD        Y5, Y4, Y4
+
+store_0_2:
+	VMOVUPD Y4, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x3(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R11
+	MOVQ   n+48(FP), R12
+	SHRQ   $0x03, R12
+
+loop:
+	TESTQ       R12, R12
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z9
+	VMOVUPD     (DI)(AX*1), Z10
+	VMOVUPD     (DI)(AX*2), Z11
+	VMOVUPD     (R9), Z12
+	VFMADD231PD Z12, Z9, Z0
+	VFMADD231PD Z12, Z10, Z3
+	VFMADD231PD Z12, Z11, Z6
+	VMOVUPD     (R9)(R10*1), Z12
+	VFMADD231PD Z12, Z9, Z1
+	VFMADD231PD Z12, Z10, Z4
+	VFMADD231PD Z12, Z11, Z7
+	VMOVUPD     (R9)(R10*2), Z12
+	VFMADD231PD Z12, Z9, Z2
+	VFMADD231PD Z12, Z10, Z5
+	VFMADD231PD Z12, Z11, Z8
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R11
+	ADDQ        $0x40, R8
+	DECQ        R12
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R11
+	SHLXQ       R8, R11, R11
+	DECQ        R11
+	KMOVW       R11, K1
+	VMOVUPD.Z   (DI), K1, Z9
+	VMOVUPD.Z   (DI)(AX*1), K1, Z10
+	VMOVUPD.Z   (DI)(AX*2), K1, Z11
+	VMOVUPD.Z   (R9), K1, Z12
+	VFMADD231PD Z12, Z9, Z0
+	VFMADD231PD Z12, Z10, Z3
+	VFMADD231PD Z12, Z11, Z6
+	VMOVUPD.Z   (R9)(R10*1), K1, Z12
+	VFMADD231PD Z12, Z9, Z1
+	VFMADD231PD Z12, Z10, Z4
+	VFMADD231PD Z12, Z11, Z7
+	VMOVUPD.Z   (R9)(R10*2), K1, Z12
+	VFMADD231PD Z12, Z9, Z2
+	VFMADD231PD Z12, Z10, Z5
+	VFMADD231PD Z12, Z11, Z8
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VPXORD        Z1, Z1, Z1
+	VUNPCKHPD     Z1, Z2, Z31
+	VUNPCKLPD     Z1, Z2, Z2
+	VADDPD        Z31, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y31
+	VADDPD        Y31, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y1
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y1, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VMOVUPD.Z     (BX), K1, Y2
+	VADDPD        Y2, Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, K1, (BX)
+	VUNPCKHPD     Z4, Z3, Z0
+	VUNPCKLPD     Z4, Z3, Z3
+	VADDPD        Z0, Z3, Z3
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPD        Y0, Y3, Y3
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPD     Z4, Z5, Z0
+	VUNPCKLPD     Z4, Z5, Z5
+	VADDPD        Z0, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPD        Y0, Y5, Y5
+	VSHUFF64X2    $0x03, Y5, Y3, Y4
+	VSHUFF64X2    $0x00, Y5, Y3, Y3
+	VADDPD        Y4, Y3, Y3
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VMOVUPD.Z     (BX)(DI*1), K1, Y5
+	VADDPD        Y5, Y3, Y3
+
+store_0_1:
+	VMOVUPD       Y3, K1, (BX)(DI*1)
+	VUNPCKHPD     Z7, Z6, Z3
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z3, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y3
+	VADDPD        Y3, Y6, Y6
+	VPXORD        Z7, Z7, Z7
+	VUNPCKHPD     Z7, Z8, Z3
+	VUNPCKLPD     Z7, Z8, Z8
+	VADDPD        Z3, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y3
+	VADDPD        Y3, Y8, Y8
+	VSHUFF64X2    $0x03, Y8, Y6, Y7
+	VSHUFF64X2    $0x00, Y8, Y6, Y6
+	VADDPD        Y7, Y6, Y6
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VMOVUPD.Z     (BX)(DI*2), K1, Y8
+	VADDPD        Y8, Y6, Y6
+
+store_0_2:
+	VMOVUPD Y6, K1, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x4(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z12
+	VMOVUPD     (DI)(AX*1), Z13
+	VMOVUPD     (DI)(AX*2), Z14
+	VMOVUPD     (R9), Z15
+	VFMADD231PD Z15, Z12, Z0
+	VFMADD231PD Z15, Z13, Z4
+	VFMADD231PD Z15, Z14, Z8
+	VMOVUPD     (R9)(R10*1), Z15
+	VFMADD231PD Z15, Z12, Z1
+	VFMADD231PD Z15, Z13, Z5
+	VFMADD231PD Z15, Z14, Z9
+	VMOVUPD     (R9)(R10*2), Z15
+	VFMADD231PD Z15, Z12, Z2
+	VFMADD231PD Z15, Z13, Z6
+	VFMADD231PD Z15, Z14, Z10
+	VMOVUPD     (R9)(R11*1), Z15
+	VFMADD231PD Z15, Z12, Z3
+	VFMADD231PD Z15, Z13, Z7
+	VFMADD231PD Z15, Z14, Z11
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R12
+	SHLXQ       R8, R12, R12
+	DECQ        R12
+	KMOVW       R12, K1
+	VMOVUPD.Z   (DI), K1, Z12
+	VMOVUPD.Z   (DI)(AX*1), K1, Z13
+	VMOVUPD.Z   (DI)(AX*2), K1, Z14
+	VMOVUPD.Z   (R9), K1, Z15
+	VFMADD231PD Z15, Z12, Z0
+	VFMADD231PD Z15, Z13, Z4
+	VFMADD231PD Z15, Z14, Z8
+	VMOVUPD.Z   (R9)(R10*1), K1, Z15
+	VFMADD231PD Z15, Z12, Z1
+	VFMADD231PD Z15, Z13, Z5
+	VFMADD231PD Z15, Z14, Z9
+	VMOVUPD.Z   (R9)(R10*2), K1, Z15
+	VFMADD231PD Z15, Z12, Z2
+	VFMADD231PD Z15, Z13, Z6
+	VFMADD231PD Z15, Z14, Z10
+	VMOVUPD.Z   (R9)(R11*1), K1, Z15
+	VFMADD231PD Z15, Z12, Z3
+	VFMADD231PD Z15, Z13, Z7
+	VFMADD231PD Z15, Z14, Z11
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z5, Z4, Z0
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z0, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPD        Y0, Y4, Y4
+	VUNPCKHPD     Z7, Z6, Z5
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z5, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPD        Y5, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y7
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y7, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y4, Y4
+
+store_0_1:
+	VMOVUPD       Y4, (BX)(DI*1)
+	VUNPCKHPD     Z9, Z8, Z4
+	VUNPCKLPD     Z9, Z8, Z8
+	VADDPD        Z4, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y4
+	VADDPD        Y4, Y8, Y8
+	VUNPCKHPD     Z11, Z10, Z9
+	VUNPCKLPD     Z11, Z10, Z10
+	VADDPD        Z9, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y9
+	VADDPD        Y9, Y10, Y10
+	VSHUFF64X2    $0x03, Y10, Y8, Y11
+	VSHUFF64X2    $0x00, Y10, Y8, Y8
+	VADDPD        Y11, Y8, Y8
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPD        (BX)(DI*2), Y8, Y8
+
+store_0_2:
+	VMOVUPD Y8, (BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x5(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x5(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z15
+	VMOVUPD     (DI)(AX*1), Z16
+	VMOVUPD     (DI)(AX*2), Z17
+	VMOVUPD     (R9), Z18
+	VFMADD231PD Z18, Z15, Z0
+	VFMADD231PD Z18, Z16, Z5
+	VFMADD231PD Z18, Z17, Z10
+	VMOVUPD     (R9)(R10*1), Z18
+	VFMADD231PD Z18, Z15, Z1
+	VFMADD231PD Z18, Z16, Z6
+	VFMADD231PD Z18, Z17, Z11
+	VMOVUPD     (R9)(R10*2), Z18
+	VFMADD231PD Z18, Z15, Z2
+	VFMADD231PD Z18, Z16, Z7
+	VFMADD231PD Z18, Z17, Z12
+	VMOVUPD     (R9)(R11*1), Z18
+	VFMADD231PD Z18, Z15, Z3
+	VFMADD231PD Z18, Z16, Z8
+	VFMADD231PD Z18, Z17, Z13
+	VMOVUPD     (R12), Z18
+	VFMADD231PD Z18, Z15, Z4
+	VFMADD231PD Z18, Z16, Z9
+	VFMADD231PD Z18, Z17, Z14
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z15
+	VMOVUPD.Z   (DI)(AX*1), K1, Z16
+	VMOVUPD.Z   (DI)(AX*2), K1, Z17
+	VMOVUPD.Z   (R9), K1, Z18
+	VFMADD231PD Z18, Z15, Z0
+	VFMADD231PD Z18, Z16, Z5
+	VFMADD231PD Z18, Z17, Z10
+	VMOVUPD.Z   (R9)(R10*1), K1, Z18
+	VFMADD231PD Z18, Z15, Z1
+	VFMADD231PD Z18, Z16, Z6
+	VFMADD231PD Z18, Z17, Z11
+	VMOVUPD.Z   (R9)(R10*2), K1, Z18
+	VFMADD231PD Z18, Z15, Z2
+	VFMADD231PD Z18, Z16, Z7
+	VFMADD231PD Z18, Z17, Z12
+	VMOVUPD.Z   (R9)(R11*1), K1, Z18
+	VFMADD231PD Z18, Z15, Z3
+	VFMADD231PD Z18, Z16, Z8
+	VFMADD231PD Z18, Z17, Z13
+	VMOVUPD.Z   (R12), K1, Z18
+	VFMADD231PD Z18, Z15, Z4
+	VFMADD231PD Z18, Z16, Z9
+	VFMADD231PD Z18, Z17, Z14
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z6, Z5, Z0
+	VUNPCKLPD     Z6, Z5, Z5
+	VADDPD        Z0, Z5, Z5
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPD        Y0, Y5, Y5
+	VUNPCKHPD     Z8, Z7, Z6
+	VUNPCKLPD     Z8, Z7, Z7
+	VADDPD        Z6, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y6
+	VADDPD        Y6, Y7, Y7
+	VSHUFF64X2    $0x03, Y7, Y5, Y8
+	VSHUFF64X2    $0x00, Y7, Y5, Y5
+	VADDPD        Y8, Y5, Y5
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y5, Y5
+
+store_0_1:
+	VMOVUPD       Y5, (BX)(DI*1)
+	VUNPCKHPD     Z11, Z10, Z5
+	VUNPCKLPD     Z11, Z10, Z10
+	VADDPD        Z5, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y5
+	VADDPD        Y5, Y10, Y10
+	VUNPCKHPD     Z13, Z12, Z11
+	VUNPCKLPD     Z13, Z12, Z12
+	VADDPD        Z11, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y11
+	VADDPD        Y11, Y12, Y12
+	VSHUFF64X2    $0x03, Y12, Y10, Y13
+	VSHUFF64X2    $0x00, Y12, Y10, Y10
+	VADDPD        Y13, Y10, Y10
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPD        (BX)(DI*2), Y10, Y10
+
+store_0_2:
+	VMOVUPD       Y10, (BX)(DI*2)
+	MOVQ          $0x00000001, R9
+	KMOVW         R9, K1
+	VPXORD        Z10, Z10, Z10
+	VUNPCKHPD     Z10, Z4, Z12
+	VUNPCKLPD     Z10, Z4, Z4
+	VADDPD        Z12, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y12
+	VADDPD        Y12, Y4, Y4
+	VPXORD        Z10, Z10, Z10
+	VSHUFF64X2    $0x03, Y10, Y4, Y12
+	VSHUFF64X2    $0x00, Y10, Y4, Y4
+	VADDPD        Y12, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPD.Z     32(BX), K1, Y10
+	VADDPD        Y10, Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, K1, 32(BX)
+	VPXORD        Z4, Z4, Z4
+	VUNPCKHPD     Z4, Z9, Z10
+	VUNPCKLPD     Z4, Z9, Z9
+	VADDPD        Z10, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y10
+	VADDPD        Y10, Y9, Y9
+	VPXORD        Z4, Z4, Z4
+	VSHUFF64X2    $0x03, Y4, Y9, Y10
+	VSHUFF64X2    $0x00, Y4, Y9, Y9
+	VADDPD        Y10, Y9, Y9
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y4
+	VADDPD        Y4, Y9, Y9
+
+store_4_1:
+	VMOVUPD       Y9, K1, 32(BX)(DI*1)
+	VPXORD        Z9, Z9, Z9
+	VUNPCKHPD     Z9, Z14, Z4
+	VUNPCKLPD     Z9, Z14, Z14
+	VADDPD        Z4, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y4
+	VADDPD        Y4, Y14, Y14
+	VPXORD        Z9, Z9, Z9
+	VSHUFF64X2    $0x03, Y9, Y14, Y4
+	VSHUFF64X2    $0x00, Y9, Y14, Y14
+	VADDPD        Y4, Y14, Y14
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VMOVUPD.Z     32(BX)(DI*2), K1, Y9
+	VADDPD        Y9, Y14, Y14
+
+store_4_2:
+	VMOVUPD Y14, K1, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x6(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x6(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z18
+	VMOVUPD     (DI)(AX*1), Z19
+	VMOVUPD     (DI)(AX*2), Z20
+	VMOVUPD     (R9), Z21
+	VFMADD231PD Z21, Z18, Z0
+	VFMADD231PD Z21, Z19, Z6
+	VFMADD231PD Z21, Z20, Z12
+	VMOVUPD     (R9)(R10*1), Z21
+	VFMADD231PD Z21, Z18, Z1
+	VFMADD231PD Z21, Z19, Z7
+	VFMADD231PD Z21, Z20, Z13
+	VMOVUPD     (R9)(R10*2), Z21
+	VFMADD231PD Z21, Z18, Z2
+	VFMADD231PD Z21, Z19, Z8
+	VFMADD231PD Z21, Z20, Z14
+	VMOVUPD     (R9)(R11*1), Z21
+	VFMADD231PD Z21, Z18, Z3
+	VFMADD231PD Z21, Z19, Z9
+	VFMADD231PD Z21, Z20, Z15
+	VMOVUPD     (R12), Z21
+	VFMADD231PD Z21, Z18, Z4
+	VFMADD231PD Z21, Z19, Z10
+	VFMADD231PD Z21, Z20, Z16
+	VMOVUPD     (R12)(R10*1), Z21
+	VFMADD231PD Z21, Z18, Z5
+	VFMADD231PD Z21, Z19, Z11
+	VFMADD231PD Z21, Z20, Z17
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z18
+	VMOVUPD.Z   (DI)(AX*1), K1, Z19
+	VMOVUPD.Z   (DI)(AX*2), K1, Z20
+	VMOVUPD.Z   (R9), K1, Z21
+	VFMADD231PD Z21, Z18, Z0
+	VFMADD231PD Z21, Z19, Z6
+	VFMADD231PD Z21, Z20, Z12
+	VMOVUPD.Z   (R9)(R10*1), K1, Z21
+	VFMADD231PD Z21, Z18, Z1
+	VFMADD231PD Z21, Z19, Z7
+	VFMADD231PD Z21, Z20, Z13
+	VMOVUPD.Z   (R9)(R10*2), K1, Z21
+	VFMADD231PD Z21, Z18, Z2
+	VFMADD231PD Z21, Z19, Z8
+	VFMADD231PD Z21, Z20, Z14
+	VMOVUPD.Z   (R9)(R11*1), K1, Z21
+	VFMADD231PD Z21, Z18, Z3
+	VFMADD231PD Z21, Z19, Z9
+	VFMADD231PD Z21, Z20, Z15
+	VMOVUPD.Z   (R12), K1, Z21
+	VFMADD231PD Z21, Z18, Z4
+	VFMADD231PD Z21, Z19, Z10
+	VFMADD231PD Z21, Z20, Z16
+	VMOVUPD.Z   (R12)(R10*1), K1, Z21
+	VFMADD231PD Z21, Z18, Z5
+	VFMADD231PD Z21, Z19, Z11
+	VFMADD231PD Z21, Z20, Z17
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z7, Z6, Z0
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z0, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y0
+	VADDPD        Y0, Y6, Y6
+	VUNPCKHPD     Z9, Z8, Z7
+	VUNPCKLPD     Z9, Z8, Z8
+	VADDPD        Z7, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y7
+	VADDPD        Y7, Y8, Y8
+	VSHUFF64X2    $0x03, Y8, Y6, Y9
+	VSHUFF64X2    $0x00, Y8, Y6, Y6
+	VADDPD        Y9, Y6, Y6
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y6, Y6
+
+store_0_1:
+	VMOVUPD       Y6, (BX)(DI*1)
+	VUNPCKHPD     Z13, Z12, Z6
+	VUNPCKLPD     Z13, Z12, Z12
+	VADDPD        Z6, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y6
+	VADDPD        Y6, Y12, Y12
+	VUNPCKHPD     Z15, Z14, Z13
+	VUNPCKLPD     Z15, Z14, Z14
+	VADDPD        Z13, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VADDPD        Y13, Y14, Y14
+	VSHUFF64X2    $0x03, Y14, Y12, Y15
+	VSHUFF64X2    $0x00, Y14, Y12, Y12
+	VADDPD        Y15, Y12, Y12
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPD        (BX)(DI*2), Y12, Y12
+
+store_0_2:
+	VMOVUPD       Y12, (BX)(DI*2)
+	MOVQ          $0x00000003, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z5, Z4, Z12
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z12, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y12
+	VADDPD        Y12, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VSHUFF64X2    $0x03, Y5, Y4, Y12
+	VSHUFF64X2    $0x00, Y5, Y4, Y4
+	VADDPD        Y12, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPD.Z     32(BX), K1, Y5
+	VADDPD        Y5, Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, K1, 32(BX)
+	VUNPCKHPD     Z11, Z10, Z4
+	VUNPCKLPD     Z11, Z10, Z10
+	VADDPD        Z4, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y4
+	VADDPD        Y4, Y10, Y10
+	VPXORD        Z11, Z11, Z11
+	VSHUFF64X2    $0x03, Y11, Y10, Y4
+	VSHUFF64X2    $0x00, Y11, Y10, Y10
+	VADDPD        Y4, Y10, Y10
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y11
+	VADDPD        Y11, Y10, Y10
+
+store_4_1:
+	VMOVUPD       Y10, K1, 32(BX)(DI*1)
+	VUNPCKHPD     Z17, Z16, Z10
+	VUNPCKLPD     Z17, Z16, Z16
+	VADDPD        Z10, Z16, Z16
+	VEXTRACTF64X4 $0x01, Z16, Y10
+	VADDPD        Y10, Y16, Y16
+	VPXORD        Z17, Z17, Z17
+	VSHUFF64X2    $0x03, Y17, Y16, Y10
+	VSHUFF64X2    $0x00, Y17, Y16, Y16
+	VADDPD        Y10, Y16, Y16
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VMOVUPD.Z     32(BX)(DI*2), K1, Y17
+	VADDPD        Y17, Y16, Y16
+
+store_4_2:
+	VMOVUPD Y16, K1, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x7(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x7(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z21
+	VMOVUPD     (DI)(AX*1), Z22
+	VMOVUPD     (DI)(AX*2), Z23
+	VMOVUPD     (R9), Z24
+	VFMADD231PD Z24, Z21, Z0
+	VFMADD231PD Z24, Z22, Z7
+	VFMADD231PD Z24, Z23, Z14
+	VMOVUPD     (R9)(R10*1), Z24
+	VFMADD231PD Z24, Z21, Z1
+	VFMADD231PD Z24, Z22, Z8
+	VFMADD231PD Z24, Z23, Z15
+	VMOVUPD     (R9)(R10*2), Z24
+	VFMADD231PD Z24, Z21, Z2
+	VFMADD231PD Z24, Z22, Z9
+	VFMADD231PD Z24, Z23, Z16
+	VMOVUPD     (R9)(R11*1), Z24
+	VFMADD231PD Z24, Z21, Z3
+	VFMADD231PD Z24, Z22, Z10
+	VFMADD231PD Z24, Z23, Z17
+	VMOVUPD     (R12), Z24
+	VFMADD231PD Z24, Z21, Z4
+	VFMADD231PD Z24, Z22, Z11
+	VFMADD231PD Z24, Z23, Z18
+	VMOVUPD     (R12)(R10*1), Z24
+	VFMADD231PD Z24, Z21, Z5
+	VFMADD231PD Z24, Z22, Z12
+	VFMADD231PD Z24, Z23, Z19
+	VMOVUPD     (R12)(R10*2), Z24
+	VFMADD231PD Z24, Z21, Z6
+	VFMADD231PD Z24, Z22, Z13
+	VFMADD231PD Z24, Z23, Z20
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z21
+	VMOVUPD.Z   (DI)(AX*1), K1, Z22
+	VMOVUPD.Z   (DI)(AX*2), K1, Z23
+	VMOVUPD.Z   (R9), K1, Z24
+	VFMADD231PD Z24, Z21, Z0
+	VFMADD231PD Z24, Z22, Z7
+	VFMADD231PD Z24, Z23, Z14
+	VMOVUPD.Z   (R9)(R10*1), K1, Z24
+	VFMADD231PD Z24, Z21, Z1
+	VFMADD231PD Z24, Z22, Z8
+	VFMADD231PD Z24, Z23, Z15
+	VMOVUPD.Z   (R9)(R10*2), K1, Z24
+	VFMADD231PD Z24, Z21, Z2
+	VFMADD231PD Z24, Z22, Z9
+	VFMADD231PD Z24, Z23, Z16
+	VMOVUPD.Z   (R9)(R11*1), K1, Z24
+	VFMADD231PD Z24, Z21, Z3
+	VFMADD231PD Z24, Z22, Z10
+	VFMADD231PD Z24, Z23, Z17
+	VMOVUPD.Z   (R12), K1, Z24
+	VFMADD231PD Z24, Z21, Z4
+	VFMADD231PD Z24, Z22, Z11
+	VFMADD231PD Z24, Z23, Z18
+	VMOVUPD.Z   (R12)(R10*1), K1, Z24
+	VFMADD231PD Z24, Z21, Z5
+	VFMADD231PD Z24, Z22, Z12
+	VFMADD231PD Z24, Z23, Z19
+	VMOVUPD.Z   (R12)(R10*2), K1, Z24
+	VFMADD231PD Z24, Z21, Z6
+	VFMADD231PD Z24, Z22, Z13
+	VFMADD231PD Z24, Z23, Z20
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z8, Z7, Z0
+	VUNPCKLPD     Z8, Z7, Z7
+	VADDPD        Z0, Z7, Z7
+	VEXTRACTF64X4 $0x01, Z7, Y0
+	VADDPD        Y0, Y7, Y7
+	VUNPCKHPD     Z10, Z9, Z8
+	VUNPCKLPD     Z10, Z9, Z9
+	VADDPD        Z8, Z9, Z9
+	VEXTRACTF64X4 $0x01, Z9, Y8
+	VADDPD        Y8, Y9, Y9
+	VSHUFF64X2    $0x03, Y9, Y7, Y10
+	VSHUFF64X2    $0x00, Y9, Y7, Y7
+	VADDPD        Y10, Y7, Y7
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y7, Y7
+
+store_0_1:
+	VMOVUPD       Y7, (BX)(DI*1)
+	VUNPCKHPD     Z15, Z14, Z7
+	VUNPCKLPD     Z15, Z14, Z14
+	VADDPD        Z7, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y7
+	VADDPD        Y7, Y14, Y14
+	VUNPCKHPD     Z17, Z16, Z15
+	VUNPCKLPD     Z17, Z16, Z16
+	VADDPD        Z15, Z16, Z16
+	VEXTRACTF64X4 $0x01, Z16, Y15
+	VADDPD        Y15, Y16, Y16
+	VSHUFF64X2    $0x03, Y16, Y14, Y17
+	VSHUFF64X2    $0x00, Y16, Y14, Y14
+	VADDPD        Y17, Y14, Y14
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPD        (BX)(DI*2), Y14, Y14
+
+store_0_2:
+	VMOVUPD       Y14, (BX)(DI*2)
+	MOVQ          $0x00000007, R9
+	KMOVW         R9, K1
+	VUNPCKHPD     Z5, Z4, Z14
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z14, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y14
+	VADDPD        Y14, Y4, Y4
+	VPXORD        Z5, Z5, Z5
+	VUNPCKHPD     Z5, Z6, Z14
+	VUNPCKLPD     Z5, Z6, Z6
+	VADDPD        Z14, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y14
+	VADDPD        Y14, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y5
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y5, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VMOVUPD.Z     32(BX), K1, Y6
+	VADDPD        Y6, Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, K1, 32(BX)
+	VUNPCKHPD     Z12, Z11, Z4
+	VUNPCKLPD     Z12, Z11, Z11
+	VADDPD        Z4, Z11, Z11
+	VEXTRACTF64X4 $0x01, Z11, Y4
+	VADDPD        Y4, Y11, Y11
+	VPXORD        Z12, Z12, Z12
+	VUNPCKHPD     Z12, Z13, Z4
+	VUNPCKLPD     Z12, Z13, Z13
+	VADDPD        Z4, Z13, Z13
+	VEXTRACTF64X4 $0x01, Z13, Y4
+	VADDPD        Y4, Y13, Y13
+	VSHUFF64X2    $0x03, Y13, Y11, Y12
+	VSHUFF64X2    $0x00, Y13, Y11, Y11
+	VADDPD        Y12, Y11, Y11
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VMOVUPD.Z     32(BX)(DI*1), K1, Y13
+	VADDPD        Y13, Y11, Y11
+
+store_4_1:
+	VMOVUPD       Y11, K1, 32(BX)(DI*1)
+	VUNPCKHPD     Z19, Z18, Z11
+	VUNPCKLPD     Z19, Z18, Z18
+	VADDPD        Z11, Z18, Z18
+	VEXTRACTF64X4 $0x01, Z18, Y11
+	VADDPD        Y11, Y18, Y18
+	VPXORD        Z19, Z19, Z19
+	VUNPCKHPD     Z19, Z20, Z11
+	VUNPCKLPD     Z19, Z20, Z20
+	VADDPD        Z11, Z20, Z20
+	VEXTRACTF64X4 $0x01, Z20, Y11
+	VADDPD        Y11, Y20, Y20
+	VSHUFF64X2    $0x03, Y20, Y18, Y19
+	VSHUFF64X2    $0x00, Y20, Y18, Y18
+	VADDPD        Y19, Y18, Y18
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VMOVUPD.Z     32(BX)(DI*2), K1, Y20
+	VADDPD        Y20, Y18, Y18
+
+store_4_2:
+	VMOVUPD Y18, K1, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func dotZF64_3x8(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, n int, acc int, nt int)
+// Requires: AVX, AVX512F, AVX512VL, BMI2, MMX+
+TEXT ·dotZF64_3x8(SB), NOSPLIT, $0-72
+	MOVQ   lda+8(FP), AX
+	SHLQ   $0x03, AX
+	LEAQ   (AX)(AX*2), CX
+	IMUL3Q $0x00000003, AX, CX
+	MOVQ   a+0(FP), DX
+	MOVQ   c+32(FP), BX
+	MOVQ   nt+64(FP), SI
+
+tile:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ   DX, DI
+	LEAQ   (DX)(CX*1), R8
+	MOVQ   b+16(FP), R9
+	MOVQ   ldb+24(FP), R10
+	SHLQ   $0x03, R10
+	LEAQ   (R10)(R10*2), R11
+	LEAQ   (R9)(R10*4), R12
+	MOVQ   n+48(FP), R13
+	SHRQ   $0x03, R13
+
+loop:
+	TESTQ       R13, R13
+	JZ          tail
+	PREFETCHT0  (R8)
+	PREFETCHT0  (R8)(AX*1)
+	PREFETCHT0  (R8)(AX*2)
+	VMOVUPD     (DI), Z24
+	VMOVUPD     (DI)(AX*1), Z25
+	VMOVUPD     (DI)(AX*2), Z26
+	VMOVUPD     (R9), Z27
+	VFMADD231PD Z27, Z24, Z0
+	VFMADD231PD Z27, Z25, Z8
+	VFMADD231PD Z27, Z26, Z16
+	VMOVUPD     (R9)(R10*1), Z27
+	VFMADD231PD Z27, Z24, Z1
+	VFMADD231PD Z27, Z25, Z9
+	VFMADD231PD Z27, Z26, Z17
+	VMOVUPD     (R9)(R10*2), Z27
+	VFMADD231PD Z27, Z24, Z2
+	VFMADD231PD Z27, Z25, Z10
+	VFMADD231PD Z27, Z26, Z18
+	VMOVUPD     (R9)(R11*1), Z27
+	VFMADD231PD Z27, Z24, Z3
+	VFMADD231PD Z27, Z25, Z11
+	VFMADD231PD Z27, Z26, Z19
+	VMOVUPD     (R12), Z27
+	VFMADD231PD Z27, Z24, Z4
+	VFMADD231PD Z27, Z25, Z12
+	VFMADD231PD Z27, Z26, Z20
+	VMOVUPD     (R12)(R10*1), Z27
+	VFMADD231PD Z27, Z24, Z5
+	VFMADD231PD Z27, Z25, Z13
+	VFMADD231PD Z27, Z26, Z21
+	VMOVUPD     (R12)(R10*2), Z27
+	VFMADD231PD Z27, Z24, Z6
+	VFMADD231PD Z27, Z25, Z14
+	VFMADD231PD Z27, Z26, Z22
+	VMOVUPD     (R12)(R11*1), Z27
+	VFMADD231PD Z27, Z24, Z7
+	VFMADD231PD Z27, Z25, Z15
+	VFMADD231PD Z27, Z26, Z23
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, R12
+	ADDQ        $0x40, R8
+	DECQ        R13
+	JMP         loop
+
+tail:
+	MOVQ        n+48(FP), R8
+	ANDQ        $0x07, R8
+	JZ          reduce
+	MOVQ        $0x00000001, R13
+	SHLXQ       R8, R13, R13
+	DECQ        R13
+	KMOVW       R13, K1
+	VMOVUPD.Z   (DI), K1, Z24
+	VMOVUPD.Z   (DI)(AX*1), K1, Z25
+	VMOVUPD.Z   (DI)(AX*2), K1, Z26
+	VMOVUPD.Z   (R9), K1, Z27
+	VFMADD231PD Z27, Z24, Z0
+	VFMADD231PD Z27, Z25, Z8
+	VFMADD231PD Z27, Z26, Z16
+	VMOVUPD.Z   (R9)(R10*1), K1, Z27
+	VFMADD231PD Z27, Z24, Z1
+	VFMADD231PD Z27, Z25, Z9
+	VFMADD231PD Z27, Z26, Z17
+	VMOVUPD.Z   (R9)(R10*2), K1, Z27
+	VFMADD231PD Z27, Z24, Z2
+	VFMADD231PD Z27, Z25, Z10
+	VFMADD231PD Z27, Z26, Z18
+	VMOVUPD.Z   (R9)(R11*1), K1, Z27
+	VFMADD231PD Z27, Z24, Z3
+	VFMADD231PD Z27, Z25, Z11
+	VFMADD231PD Z27, Z26, Z19
+	VMOVUPD.Z   (R12), K1, Z27
+	VFMADD231PD Z27, Z24, Z4
+	VFMADD231PD Z27, Z25, Z12
+	VFMADD231PD Z27, Z26, Z20
+	VMOVUPD.Z   (R12)(R10*1), K1, Z27
+	VFMADD231PD Z27, Z24, Z5
+	VFMADD231PD Z27, Z25, Z13
+	VFMADD231PD Z27, Z26, Z21
+	VMOVUPD.Z   (R12)(R10*2), K1, Z27
+	VFMADD231PD Z27, Z24, Z6
+	VFMADD231PD Z27, Z25, Z14
+	VFMADD231PD Z27, Z26, Z22
+	VMOVUPD.Z   (R12)(R11*1), K1, Z27
+	VFMADD231PD Z27, Z24, Z7
+	VFMADD231PD Z27, Z25, Z15
+	VFMADD231PD Z27, Z26, Z23
+
+reduce:
+	MOVQ          ldc+40(FP), DI
+	SHLQ          $0x03, DI
+	LEAQ          (DI)(DI*2), R8
+	MOVQ          acc+56(FP), R8
+	VUNPCKHPD     Z1, Z0, Z31
+	VUNPCKLPD     Z1, Z0, Z0
+	VADDPD        Z31, Z0, Z0
+	VEXTRACTF64X4 $0x01, Z0, Y31
+	VADDPD        Y31, Y0, Y0
+	VUNPCKHPD     Z3, Z2, Z1
+	VUNPCKLPD     Z3, Z2, Z2
+	VADDPD        Z1, Z2, Z2
+	VEXTRACTF64X4 $0x01, Z2, Y1
+	VADDPD        Y1, Y2, Y2
+	VSHUFF64X2    $0x03, Y2, Y0, Y3
+	VSHUFF64X2    $0x00, Y2, Y0, Y0
+	VADDPD        Y3, Y0, Y0
+	TESTQ         R8, R8
+	JZ            store_0_0
+	VADDPD        (BX), Y0, Y0
+
+store_0_0:
+	VMOVUPD       Y0, (BX)
+	VUNPCKHPD     Z9, Z8, Z0
+	VUNPCKLPD     Z9, Z8, Z8
+	VADDPD        Z0, Z8, Z8
+	VEXTRACTF64X4 $0x01, Z8, Y0
+	VADDPD        Y0, Y8, Y8
+	VUNPCKHPD     Z11, Z10, Z9
+	VUNPCKLPD     Z11, Z10, Z10
+	VADDPD        Z9, Z10, Z10
+	VEXTRACTF64X4 $0x01, Z10, Y9
+	VADDPD        Y9, Y10, Y10
+	VSHUFF64X2    $0x03, Y10, Y8, Y11
+	VSHUFF64X2    $0x00, Y10, Y8, Y8
+	VADDPD        Y11, Y8, Y8
+	TESTQ         R8, R8
+	JZ            store_0_1
+	VADDPD        (BX)(DI*1), Y8, Y8
+
+store_0_1:
+	VMOVUPD       Y8, (BX)(DI*1)
+	VUNPCKHPD     Z17, Z16, Z8
+	VUNPCKLPD     Z17, Z16, Z16
+	VADDPD        Z8, Z16, Z16
+	VEXTRACTF64X4 $0x01, Z16, Y8
+	VADDPD        Y8, Y16, Y16
+	VUNPCKHPD     Z19, Z18, Z17
+	VUNPCKLPD     Z19, Z18, Z18
+	VADDPD        Z17, Z18, Z18
+	VEXTRACTF64X4 $0x01, Z18, Y17
+	VADDPD        Y17, Y18, Y18
+	VSHUFF64X2    $0x03, Y18, Y16, Y19
+	VSHUFF64X2    $0x00, Y18, Y16, Y16
+	VADDPD        Y19, Y16, Y16
+	TESTQ         R8, R8
+	JZ            store_0_2
+	VADDPD        (BX)(DI*2), Y16, Y16
+
+store_0_2:
+	VMOVUPD       Y16, (BX)(DI*2)
+	VUNPCKHPD     Z5, Z4, Z16
+	VUNPCKLPD     Z5, Z4, Z4
+	VADDPD        Z16, Z4, Z4
+	VEXTRACTF64X4 $0x01, Z4, Y16
+	VADDPD        Y16, Y4, Y4
+	VUNPCKHPD     Z7, Z6, Z5
+	VUNPCKLPD     Z7, Z6, Z6
+	VADDPD        Z5, Z6, Z6
+	VEXTRACTF64X4 $0x01, Z6, Y5
+	VADDPD        Y5, Y6, Y6
+	VSHUFF64X2    $0x03, Y6, Y4, Y7
+	VSHUFF64X2    $0x00, Y6, Y4, Y4
+	VADDPD        Y7, Y4, Y4
+	TESTQ         R8, R8
+	JZ            store_4_0
+	VADDPD        32(BX), Y4, Y4
+
+store_4_0:
+	VMOVUPD       Y4, 32(BX)
+	VUNPCKHPD     Z13, Z12, Z4
+	VUNPCKLPD     Z13, Z12, Z12
+	VADDPD        Z4, Z12, Z12
+	VEXTRACTF64X4 $0x01, Z12, Y4
+	VADDPD        Y4, Y12, Y12
+	VUNPCKHPD     Z15, Z14, Z13
+	VUNPCKLPD     Z15, Z14, Z14
+	VADDPD        Z13, Z14, Z14
+	VEXTRACTF64X4 $0x01, Z14, Y13
+	VADDPD        Y13, Y14, Y14
+	VSHUFF64X2    $0x03, Y14, Y12, Y15
+	VSHUFF64X2    $0x00, Y14, Y12, Y12
+	VADDPD        Y15, Y12, Y12
+	TESTQ         R8, R8
+	JZ            store_4_1
+	VADDPD        32(BX)(DI*1), Y12, Y12
+
+store_4_1:
+	VMOVUPD       Y12, 32(BX)(DI*1)
+	VUNPCKHPD     Z21, Z20, Z12
+	VUNPCKLPD     Z21, Z20, Z20
+	VADDPD        Z12, Z20, Z20
+	VEXTRACTF64X4 $0x01, Z20, Y12
+	VADDPD        Y12, Y20, Y20
+	VUNPCKHPD     Z23, Z22, Z21
+	VUNPCKLPD     Z23, Z22, Z22
+	VADDPD        Z21, Z22, Z22
+	VEXTRACTF64X4 $0x01, Z22, Y21
+	VADDPD        Y21, Y22, Y22
+	VSHUFF64X2    $0x03, Y22, Y20, Y23
+	VSHUFF64X2    $0x00, Y22, Y20, Y20
+	VADDPD        Y23, Y20, Y20
+	TESTQ         R8, R8
+	JZ            store_4_2
+	VADDPD        32(BX)(DI*2), Y20, Y20
+
+store_4_2:
+	VMOVUPD Y20, 32(BX)(DI*2)
+	ADDQ    CX, DX
+	IMUL3Q  $0x00000003, DI, DI
+	ADDQ    DI, BX
+	DECQ    SI
+	JNZ     tile
+	VZEROUPPER
+	RET
+
+// func bcZF64_1(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_1(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z2
+	VMOVUPD.Z    64(AX), K2, Z3
+	VBROADCASTSD (DX), Z4
+	VFMADD231PD  Z4, Z2, Z0
+	VFMADD231PD  Z4, Z3, Z1
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z2
+	VMOVUPD.Z    64(AX), K2, Z3
+	VMOVUPD      Z2, (R12)
+	VMOVUPD      Z3, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z4
+	VFMADD231PD  Z4, Z2, Z0
+	VFMADD231PD  Z4, Z3, Z1
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x00000001, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000010, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z0, Z0, Z2
+	VUNPCKHPD Z0, Z0, Z3
+	VUNPCKLPD Z0, Z0, Z4
+	VUNPCKHPD Z0, Z0, Z0
+	VMOVDQU64 rowsidx<>+0(SB), Z5
+	VPERMI2PD Z4, Z2, Z5
+	VMOVDQU64 rowsidx<>+64(SB), Z6
+	VPERMI2PD Z4, Z2, Z6
+	VMOVDQU64 rowsidx<>+0(SB), Z2
+	VPERMI2PD Z0, Z3, Z2
+	VMOVDQU64 rowsidx<>+64(SB), Z4
+	VPERMI2PD Z0, Z3, Z4
+	VUNPCKLPD Z1, Z1, Z0
+	VUNPCKHPD Z1, Z1, Z3
+	VUNPCKLPD Z1, Z1, Z7
+	VUNPCKHPD Z1, Z1, Z1
+	VMOVDQU64 rowsidx<>+0(SB), Z8
+	VPERMI2PD Z7, Z0, Z8
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z7, Z0, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z1, Z3, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z1, Z3, Z7
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z2, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z4, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x00000001, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VUNPCKLPD  Z0, Z0, Z1
+	VUNPCKHPD  Z0, Z0, Z2
+	VUNPCKLPD  Z0, Z0, Z3
+	VUNPCKHPD  Z0, Z0, Z4
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z8
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z7, Z5, Z3
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0xdd, Z3, Z8, Z8
+	VSHUFF64X2 $0x88, Z5, Z1, Z3
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	VSHUFF64X2 $0x88, Z4, Z2, Z5
+	VSHUFF64X2 $0xdd, Z4, Z2, Z2
+	VSHUFF64X2 $0x88, Z0, Z6, Z4
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z4, Z5, Z6
+	VSHUFF64X2 $0xdd, Z4, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z2, Z4
+	VSHUFF64X2 $0xdd, Z0, Z2, Z0
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z1, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VUNPCKLPD  Z0, Z0, Z1
+	VUNPCKHPD  Z0, Z0, Z2
+	VUNPCKLPD  Z0, Z0, Z3
+	VUNPCKHPD  Z0, Z0, Z4
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z1, Z8
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z7, Z5, Z3
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0xdd, Z3, Z8, Z8
+	VSHUFF64X2 $0x88, Z5, Z1, Z3
+	VSHUFF64X2 $0xdd, Z5, Z1, Z1
+	VSHUFF64X2 $0x88, Z4, Z2, Z5
+	VSHUFF64X2 $0xdd, Z4, Z2, Z2
+	VSHUFF64X2 $0x88, Z0, Z6, Z4
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z4, Z5, Z6
+	VSHUFF64X2 $0xdd, Z4, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z2, Z4
+	VSHUFF64X2 $0xdd, Z0, Z2, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z1, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_2(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_2(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z4
+	VMOVUPD.Z    64(AX), K2, Z5
+	VBROADCASTSD (DX), Z6
+	VFMADD231PD  Z6, Z4, Z0
+	VFMADD231PD  Z6, Z5, Z1
+	VBROADCASTSD 8(DX), Z6
+	VFMADD231PD  Z6, Z4, Z2
+	VFMADD231PD  Z6, Z5, Z3
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z4
+	VMOVUPD.Z    64(AX), K2, Z5
+	VMOVUPD      Z4, (R12)
+	VMOVUPD      Z5, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z6
+	VFMADD231PD  Z6, Z4, Z0
+	VFMADD231PD  Z6, Z5, Z1
+	VBROADCASTSD 8(DX), Z6
+	VFMADD231PD  Z6, Z4, Z2
+	VFMADD231PD  Z6, Z5, Z3
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x00000003, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000030, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z2, Z0, Z4
+	VUNPCKHPD Z2, Z0, Z2
+	VUNPCKLPD Z0, Z0, Z5
+	VUNPCKHPD Z0, Z0, Z0
+	VMOVDQU64 rowsidx<>+0(SB), Z6
+	VPERMI2PD Z5, Z4, Z6
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z5, Z4, Z7
+	VMOVDQU64 rowsidx<>+0(SB), Z4
+	VPERMI2PD Z0, Z2, Z4
+	VMOVDQU64 rowsidx<>+64(SB), Z5
+	VPERMI2PD Z0, Z2, Z5
+	VUNPCKLPD Z3, Z1, Z0
+	VUNPCKHPD Z3, Z1, Z2
+	VUNPCKLPD Z1, Z1, Z3
+	VUNPCKHPD Z1, Z1, Z1
+	VMOVDQU64 rowsidx<>+0(SB), Z8
+	VPERMI2PD Z3, Z0, Z8
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z3, Z0, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z1, Z2, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z3
+	VPERMI2PD Z1, Z2, Z3
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z4, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z3, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x00000003, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VUNPCKLPD  Z1, Z0, Z2
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z0, Z0, Z3
+	VUNPCKHPD  Z0, Z0, Z4
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z2, Z8
+	VSHUFF64X2 $0xdd, Z3, Z2, Z2
+	VSHUFF64X2 $0x88, Z7, Z5, Z3
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0xdd, Z3, Z8, Z8
+	VSHUFF64X2 $0x88, Z5, Z2, Z3
+	VSHUFF64X2 $0xdd, Z5, Z2, Z2
+	VSHUFF64X2 $0x88, Z4, Z1, Z5
+	VSHUFF64X2 $0xdd, Z4, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z6, Z4
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z4, Z5, Z6
+	VSHUFF64X2 $0xdd, Z4, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z1, Z4
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VUNPCKLPD  Z1, Z0, Z2
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z0, Z0, Z3
+	VUNPCKHPD  Z0, Z0, Z4
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z3, Z2, Z8
+	VSHUFF64X2 $0xdd, Z3, Z2, Z2
+	VSHUFF64X2 $0x88, Z7, Z5, Z3
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z3, Z8, Z7
+	VSHUFF64X2 $0xdd, Z3, Z8, Z8
+	VSHUFF64X2 $0x88, Z5, Z2, Z3
+	VSHUFF64X2 $0xdd, Z5, Z2, Z2
+	VSHUFF64X2 $0x88, Z4, Z1, Z5
+	VSHUFF64X2 $0xdd, Z4, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z6, Z4
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z4, Z5, Z6
+	VSHUFF64X2 $0xdd, Z4, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z1, Z4
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_3(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_3(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z6
+	VMOVUPD.Z    64(AX), K2, Z7
+	VBROADCASTSD (DX), Z8
+	VFMADD231PD  Z8, Z6, Z0
+	VFMADD231PD  Z8, Z7, Z1
+	VBROADCASTSD 8(DX), Z8
+	VFMADD231PD  Z8, Z6, Z2
+	VFMADD231PD  Z8, Z7, Z3
+	VBROADCASTSD 16(DX), Z8
+	VFMADD231PD  Z8, Z6, Z4
+	VFMADD231PD  Z8, Z7, Z5
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z6
+	VMOVUPD.Z    64(AX), K2, Z7
+	VMOVUPD      Z6, (R12)
+	VMOVUPD      Z7, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z8
+	VFMADD231PD  Z8, Z6, Z0
+	VFMADD231PD  Z8, Z7, Z1
+	VBROADCASTSD 8(DX), Z8
+	VFMADD231PD  Z8, Z6, Z2
+	VFMADD231PD  Z8, Z7, Z3
+	VBROADCASTSD 16(DX), Z8
+	VFMADD231PD  Z8, Z6, Z4
+	VFMADD231PD  Z8, Z7, Z5
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+	VADDPD 256(AX), Z4, Z4
+	VADDPD 320(AX), Z5, Z5
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x00000007, DX
+	KMOVW     DX, K1
+	MOVQ      $0x00000070, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z2, Z0, Z6
+	VUNPCKHPD Z2, Z0, Z2
+	VUNPCKLPD Z0, Z4, Z7
+	VUNPCKHPD Z0, Z4, Z0
+	VMOVDQU64 rowsidx<>+0(SB), Z4
+	VPERMI2PD Z7, Z6, Z4
+	VMOVDQU64 rowsidx<>+64(SB), Z8
+	VPERMI2PD Z7, Z6, Z8
+	VMOVDQU64 rowsidx<>+0(SB), Z6
+	VPERMI2PD Z0, Z2, Z6
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z0, Z2, Z7
+	VUNPCKLPD Z3, Z1, Z0
+	VUNPCKHPD Z3, Z1, Z2
+	VUNPCKLPD Z1, Z5, Z3
+	VUNPCKHPD Z1, Z5, Z1
+	VMOVDQU64 rowsidx<>+0(SB), Z5
+	VPERMI2PD Z3, Z0, Z5
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z3, Z0, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z1, Z2, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z3
+	VPERMI2PD Z1, Z2, Z3
+	VMOVUPD   Z4, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z4, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z3, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x00000007, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VMOVUPD    256(AX), Z2
+	VUNPCKLPD  Z1, Z0, Z3
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z0, Z2, Z4
+	VUNPCKHPD  Z0, Z2, Z2
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z4, Z3, Z8
+	VSHUFF64X2 $0xdd, Z4, Z3, Z3
+	VSHUFF64X2 $0x88, Z7, Z5, Z4
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z4, Z8, Z7
+	VSHUFF64X2 $0xdd, Z4, Z8, Z8
+	VSHUFF64X2 $0x88, Z5, Z3, Z4
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z5
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z6, Z2
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z2, Z5, Z6
+	VSHUFF64X2 $0xdd, Z2, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VMOVUPD    320(AX), Z2
+	VUNPCKLPD  Z1, Z0, Z3
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z0, Z2, Z4
+	VUNPCKHPD  Z0, Z2, Z2
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z4, Z3, Z8
+	VSHUFF64X2 $0xdd, Z4, Z3, Z3
+	VSHUFF64X2 $0x88, Z7, Z5, Z4
+	VSHUFF64X2 $0xdd, Z7, Z5, Z5
+	VSHUFF64X2 $0x88, Z4, Z8, Z7
+	VSHUFF64X2 $0xdd, Z4, Z8, Z8
+	VSHUFF64X2 $0x88, Z5, Z3, Z4
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z5
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z6, Z2
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z2, Z5, Z6
+	VSHUFF64X2 $0xdd, Z2, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_4(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_4(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z8
+	VMOVUPD.Z    64(AX), K2, Z9
+	VBROADCASTSD (DX), Z10
+	VFMADD231PD  Z10, Z8, Z0
+	VFMADD231PD  Z10, Z9, Z1
+	VBROADCASTSD 8(DX), Z10
+	VFMADD231PD  Z10, Z8, Z2
+	VFMADD231PD  Z10, Z9, Z3
+	VBROADCASTSD 16(DX), Z10
+	VFMADD231PD  Z10, Z8, Z4
+	VFMADD231PD  Z10, Z9, Z5
+	VBROADCASTSD 24(DX), Z10
+	VFMADD231PD  Z10, Z8, Z6
+	VFMADD231PD  Z10, Z9, Z7
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z8
+	VMOVUPD.Z    64(AX), K2, Z9
+	VMOVUPD      Z8, (R12)
+	VMOVUPD      Z9, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z10
+	VFMADD231PD  Z10, Z8, Z0
+	VFMADD231PD  Z10, Z9, Z1
+	VBROADCASTSD 8(DX), Z10
+	VFMADD231PD  Z10, Z8, Z2
+	VFMADD231PD  Z10, Z9, Z3
+	VBROADCASTSD 16(DX), Z10
+	VFMADD231PD  Z10, Z8, Z4
+	VFMADD231PD  Z10, Z9, Z5
+	VBROADCASTSD 24(DX), Z10
+	VFMADD231PD  Z10, Z8, Z6
+	VFMADD231PD  Z10, Z9, Z7
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+	VADDPD 256(AX), Z4, Z4
+	VADDPD 320(AX), Z5, Z5
+	VADDPD 384(AX), Z6, Z6
+	VADDPD 448(AX), Z7, Z7
+
+noadd:
+	TESTQ   $0x00000002, CX
+	JNZ     final4
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	VMOVUPD Z6, 384(AX)
+	VMOVUPD Z7, 448(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final4:
+	MOVQ      c+40(FP), AX
+	MOVQ      ldc+48(FP), CX
+	SHLQ      $0x03, CX
+	MOVQ      $0x0000000f, DX
+	KMOVW     DX, K1
+	MOVQ      $0x000000f0, DX
+	KMOVW     DX, K2
+	VUNPCKLPD Z2, Z0, Z8
+	VUNPCKHPD Z2, Z0, Z0
+	VUNPCKLPD Z6, Z4, Z2
+	VUNPCKHPD Z6, Z4, Z4
+	VMOVDQU64 rowsidx<>+0(SB), Z6
+	VPERMI2PD Z2, Z8, Z6
+	VMOVDQU64 rowsidx<>+64(SB), Z9
+	VPERMI2PD Z2, Z8, Z9
+	VMOVDQU64 rowsidx<>+0(SB), Z2
+	VPERMI2PD Z4, Z0, Z2
+	VMOVDQU64 rowsidx<>+64(SB), Z8
+	VPERMI2PD Z4, Z0, Z8
+	VUNPCKLPD Z3, Z1, Z0
+	VUNPCKHPD Z3, Z1, Z1
+	VUNPCKLPD Z7, Z5, Z3
+	VUNPCKHPD Z7, Z5, Z4
+	VMOVDQU64 rowsidx<>+0(SB), Z5
+	VPERMI2PD Z3, Z0, Z5
+	VMOVDQU64 rowsidx<>+64(SB), Z7
+	VPERMI2PD Z3, Z0, Z7
+	VMOVDQU64 rowsidx<>+0(SB), Z0
+	VPERMI2PD Z4, Z1, Z0
+	VMOVDQU64 rowsidx<>+64(SB), Z3
+	VPERMI2PD Z4, Z1, Z3
+	VMOVUPD   Z6, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x01
+	JLE       end4
+	VMOVUPD   Z2, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x02
+	JLE       end4
+	VMOVUPD   Z6, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x03
+	JLE       end4
+	VMOVUPD   Z2, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x04
+	JLE       end4
+	VMOVUPD   Z9, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x05
+	JLE       end4
+	VMOVUPD   Z8, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x06
+	JLE       end4
+	VMOVUPD   Z9, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x07
+	JLE       end4
+	VMOVUPD   Z8, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x08
+	JLE       end4
+	VMOVUPD   Z5, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x09
+	JLE       end4
+	VMOVUPD   Z0, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0a
+	JLE       end4
+	VMOVUPD   Z5, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0b
+	JLE       end4
+	VMOVUPD   Z0, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0c
+	JLE       end4
+	VMOVUPD   Z7, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0d
+	JLE       end4
+	VMOVUPD   Z3, K1, (AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0e
+	JLE       end4
+	VMOVUPD   Z7, K2, -32(AX)
+	ADDQ      CX, AX
+	CMPQ      DI, $0x0f
+	JLE       end4
+	VMOVUPD   Z3, K2, -32(AX)
+	ADDQ      CX, AX
+
+end4:
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x0000000f, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VMOVUPD    256(AX), Z2
+	VMOVUPD    384(AX), Z3
+	VUNPCKLPD  Z1, Z0, Z4
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z5
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z0, Z0, Z3
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z4, Z8
+	VSHUFF64X2 $0xdd, Z5, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z3, Z5
+	VSHUFF64X2 $0xdd, Z7, Z3, Z3
+	VSHUFF64X2 $0x88, Z5, Z8, Z7
+	VSHUFF64X2 $0xdd, Z5, Z8, Z8
+	VSHUFF64X2 $0x88, Z3, Z4, Z5
+	VSHUFF64X2 $0xdd, Z3, Z4, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z4
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z6, Z2
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z2, Z4, Z6
+	VSHUFF64X2 $0xdd, Z2, Z4, Z4
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VMOVUPD    320(AX), Z2
+	VMOVUPD    448(AX), Z3
+	VUNPCKLPD  Z1, Z0, Z4
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z5
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z0, Z0, Z3
+	VUNPCKHPD  Z0, Z0, Z6
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z5, Z4, Z8
+	VSHUFF64X2 $0xdd, Z5, Z4, Z4
+	VSHUFF64X2 $0x88, Z7, Z3, Z5
+	VSHUFF64X2 $0xdd, Z7, Z3, Z3
+	VSHUFF64X2 $0x88, Z5, Z8, Z7
+	VSHUFF64X2 $0xdd, Z5, Z8, Z8
+	VSHUFF64X2 $0x88, Z3, Z4, Z5
+	VSHUFF64X2 $0xdd, Z3, Z4, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z4
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z6, Z2
+	VSHUFF64X2 $0xdd, Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z2, Z4, Z6
+	VSHUFF64X2 $0xdd, Z2, Z4, Z4
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_5(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_5(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z10
+	VMOVUPD.Z    64(AX), K2, Z11
+	VBROADCASTSD (DX), Z12
+	VFMADD231PD  Z12, Z10, Z0
+	VFMADD231PD  Z12, Z11, Z1
+	VBROADCASTSD 8(DX), Z12
+	VFMADD231PD  Z12, Z10, Z2
+	VFMADD231PD  Z12, Z11, Z3
+	VBROADCASTSD 16(DX), Z12
+	VFMADD231PD  Z12, Z10, Z4
+	VFMADD231PD  Z12, Z11, Z5
+	VBROADCASTSD 24(DX), Z12
+	VFMADD231PD  Z12, Z10, Z6
+	VFMADD231PD  Z12, Z11, Z7
+	VBROADCASTSD 32(DX), Z12
+	VFMADD231PD  Z12, Z10, Z8
+	VFMADD231PD  Z12, Z11, Z9
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z10
+	VMOVUPD.Z    64(AX), K2, Z11
+	VMOVUPD      Z10, (R12)
+	VMOVUPD      Z11, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z12
+	VFMADD231PD  Z12, Z10, Z0
+	VFMADD231PD  Z12, Z11, Z1
+	VBROADCASTSD 8(DX), Z12
+	VFMADD231PD  Z12, Z10, Z2
+	VFMADD231PD  Z12, Z11, Z3
+	VBROADCASTSD 16(DX), Z12
+	VFMADD231PD  Z12, Z10, Z4
+	VFMADD231PD  Z12, Z11, Z5
+	VBROADCASTSD 24(DX), Z12
+	VFMADD231PD  Z12, Z10, Z6
+	VFMADD231PD  Z12, Z11, Z7
+	VBROADCASTSD 32(DX), Z12
+	VFMADD231PD  Z12, Z10, Z8
+	VFMADD231PD  Z12, Z11, Z9
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+	VADDPD 256(AX), Z4, Z4
+	VADDPD 320(AX), Z5, Z5
+	VADDPD 384(AX), Z6, Z6
+	VADDPD 448(AX), Z7, Z7
+	VADDPD 512(AX), Z8, Z8
+	VADDPD 576(AX), Z9, Z9
+
+noadd:
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	VMOVUPD Z6, 384(AX)
+	VMOVUPD Z7, 448(AX)
+	VMOVUPD Z8, 512(AX)
+	VMOVUPD Z9, 576(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x0000001f, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VMOVUPD    256(AX), Z2
+	VMOVUPD    384(AX), Z3
+	VMOVUPD    512(AX), Z4
+	VUNPCKLPD  Z1, Z0, Z5
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z6
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z0, Z4, Z3
+	VUNPCKHPD  Z0, Z4, Z4
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z6, Z5, Z8
+	VSHUFF64X2 $0xdd, Z6, Z5, Z5
+	VSHUFF64X2 $0x88, Z7, Z3, Z6
+	VSHUFF64X2 $0xdd, Z7, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z8, Z7
+	VSHUFF64X2 $0xdd, Z6, Z8, Z8
+	VSHUFF64X2 $0x88, Z3, Z5, Z6
+	VSHUFF64X2 $0xdd, Z3, Z5, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z5
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z4, Z2
+	VSHUFF64X2 $0xdd, Z0, Z4, Z0
+	VSHUFF64X2 $0x88, Z2, Z5, Z4
+	VSHUFF64X2 $0xdd, Z2, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VMOVUPD    320(AX), Z2
+	VMOVUPD    448(AX), Z3
+	VMOVUPD    576(AX), Z4
+	VUNPCKLPD  Z1, Z0, Z5
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z6
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z0, Z4, Z3
+	VUNPCKHPD  Z0, Z4, Z4
+	VUNPCKLPD  Z0, Z0, Z7
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z6, Z5, Z8
+	VSHUFF64X2 $0xdd, Z6, Z5, Z5
+	VSHUFF64X2 $0x88, Z7, Z3, Z6
+	VSHUFF64X2 $0xdd, Z7, Z3, Z3
+	VSHUFF64X2 $0x88, Z6, Z8, Z7
+	VSHUFF64X2 $0xdd, Z6, Z8, Z8
+	VSHUFF64X2 $0x88, Z3, Z5, Z6
+	VSHUFF64X2 $0xdd, Z3, Z5, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z5
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z4, Z2
+	VSHUFF64X2 $0xdd, Z0, Z4, Z0
+	VSHUFF64X2 $0x88, Z2, Z5, Z4
+	VSHUFF64X2 $0xdd, Z2, Z5, Z5
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_6(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_6(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z12
+	VMOVUPD.Z    64(AX), K2, Z13
+	VBROADCASTSD (DX), Z14
+	VFMADD231PD  Z14, Z12, Z0
+	VFMADD231PD  Z14, Z13, Z1
+	VBROADCASTSD 8(DX), Z14
+	VFMADD231PD  Z14, Z12, Z2
+	VFMADD231PD  Z14, Z13, Z3
+	VBROADCASTSD 16(DX), Z14
+	VFMADD231PD  Z14, Z12, Z4
+	VFMADD231PD  Z14, Z13, Z5
+	VBROADCASTSD 24(DX), Z14
+	VFMADD231PD  Z14, Z12, Z6
+	VFMADD231PD  Z14, Z13, Z7
+	VBROADCASTSD 32(DX), Z14
+	VFMADD231PD  Z14, Z12, Z8
+	VFMADD231PD  Z14, Z13, Z9
+	VBROADCASTSD 40(DX), Z14
+	VFMADD231PD  Z14, Z12, Z10
+	VFMADD231PD  Z14, Z13, Z11
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z12
+	VMOVUPD.Z    64(AX), K2, Z13
+	VMOVUPD      Z12, (R12)
+	VMOVUPD      Z13, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z14
+	VFMADD231PD  Z14, Z12, Z0
+	VFMADD231PD  Z14, Z13, Z1
+	VBROADCASTSD 8(DX), Z14
+	VFMADD231PD  Z14, Z12, Z2
+	VFMADD231PD  Z14, Z13, Z3
+	VBROADCASTSD 16(DX), Z14
+	VFMADD231PD  Z14, Z12, Z4
+	VFMADD231PD  Z14, Z13, Z5
+	VBROADCASTSD 24(DX), Z14
+	VFMADD231PD  Z14, Z12, Z6
+	VFMADD231PD  Z14, Z13, Z7
+	VBROADCASTSD 32(DX), Z14
+	VFMADD231PD  Z14, Z12, Z8
+	VFMADD231PD  Z14, Z13, Z9
+	VBROADCASTSD 40(DX), Z14
+	VFMADD231PD  Z14, Z12, Z10
+	VFMADD231PD  Z14, Z13, Z11
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+	VADDPD 256(AX), Z4, Z4
+	VADDPD 320(AX), Z5, Z5
+	VADDPD 384(AX), Z6, Z6
+	VADDPD 448(AX), Z7, Z7
+	VADDPD 512(AX), Z8, Z8
+	VADDPD 576(AX), Z9, Z9
+	VADDPD 640(AX), Z10, Z10
+	VADDPD 704(AX), Z11, Z11
+
+noadd:
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	VMOVUPD Z6, 384(AX)
+	VMOVUPD Z7, 448(AX)
+	VMOVUPD Z8, 512(AX)
+	VMOVUPD Z9, 576(AX)
+	VMOVUPD Z10, 640(AX)
+	VMOVUPD Z11, 704(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x0000003f, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VMOVUPD    256(AX), Z2
+	VMOVUPD    384(AX), Z3
+	VMOVUPD    512(AX), Z4
+	VMOVUPD    640(AX), Z5
+	VUNPCKLPD  Z1, Z0, Z6
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z7
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z7, Z6, Z8
+	VSHUFF64X2 $0xdd, Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z5, Z3, Z7
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z7, Z8, Z5
+	VSHUFF64X2 $0xdd, Z7, Z8, Z8
+	VSHUFF64X2 $0x88, Z3, Z6, Z7
+	VSHUFF64X2 $0xdd, Z3, Z6, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z6
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z4, Z2
+	VSHUFF64X2 $0xdd, Z0, Z4, Z0
+	VSHUFF64X2 $0x88, Z2, Z6, Z4
+	VSHUFF64X2 $0xdd, Z2, Z6, Z6
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VMOVUPD    320(AX), Z2
+	VMOVUPD    448(AX), Z3
+	VMOVUPD    576(AX), Z4
+	VMOVUPD    704(AX), Z5
+	VUNPCKLPD  Z1, Z0, Z6
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z7
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z0, Z0, Z5
+	VUNPCKHPD  Z0, Z0, Z0
+	VSHUFF64X2 $0x88, Z7, Z6, Z8
+	VSHUFF64X2 $0xdd, Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z5, Z3, Z7
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z7, Z8, Z5
+	VSHUFF64X2 $0xdd, Z7, Z8, Z8
+	VSHUFF64X2 $0x88, Z3, Z6, Z7
+	VSHUFF64X2 $0xdd, Z3, Z6, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z6
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z4, Z2
+	VSHUFF64X2 $0xdd, Z0, Z4, Z0
+	VSHUFF64X2 $0x88, Z2, Z6, Z4
+	VSHUFF64X2 $0xdd, Z2, Z6, Z6
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_7(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_7(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z14
+	VMOVUPD.Z    64(AX), K2, Z15
+	VBROADCASTSD (DX), Z16
+	VFMADD231PD  Z16, Z14, Z0
+	VFMADD231PD  Z16, Z15, Z1
+	VBROADCASTSD 8(DX), Z16
+	VFMADD231PD  Z16, Z14, Z2
+	VFMADD231PD  Z16, Z15, Z3
+	VBROADCASTSD 16(DX), Z16
+	VFMADD231PD  Z16, Z14, Z4
+	VFMADD231PD  Z16, Z15, Z5
+	VBROADCASTSD 24(DX), Z16
+	VFMADD231PD  Z16, Z14, Z6
+	VFMADD231PD  Z16, Z15, Z7
+	VBROADCASTSD 32(DX), Z16
+	VFMADD231PD  Z16, Z14, Z8
+	VFMADD231PD  Z16, Z15, Z9
+	VBROADCASTSD 40(DX), Z16
+	VFMADD231PD  Z16, Z14, Z10
+	VFMADD231PD  Z16, Z15, Z11
+	VBROADCASTSD 48(DX), Z16
+	VFMADD231PD  Z16, Z14, Z12
+	VFMADD231PD  Z16, Z15, Z13
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z14
+	VMOVUPD.Z    64(AX), K2, Z15
+	VMOVUPD      Z14, (R12)
+	VMOVUPD      Z15, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z16
+	VFMADD231PD  Z16, Z14, Z0
+	VFMADD231PD  Z16, Z15, Z1
+	VBROADCASTSD 8(DX), Z16
+	VFMADD231PD  Z16, Z14, Z2
+	VFMADD231PD  Z16, Z15, Z3
+	VBROADCASTSD 16(DX), Z16
+	VFMADD231PD  Z16, Z14, Z4
+	VFMADD231PD  Z16, Z15, Z5
+	VBROADCASTSD 24(DX), Z16
+	VFMADD231PD  Z16, Z14, Z6
+	VFMADD231PD  Z16, Z15, Z7
+	VBROADCASTSD 32(DX), Z16
+	VFMADD231PD  Z16, Z14, Z8
+	VFMADD231PD  Z16, Z15, Z9
+	VBROADCASTSD 40(DX), Z16
+	VFMADD231PD  Z16, Z14, Z10
+	VFMADD231PD  Z16, Z15, Z11
+	VBROADCASTSD 48(DX), Z16
+	VFMADD231PD  Z16, Z14, Z12
+	VFMADD231PD  Z16, Z15, Z13
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+	VADDPD 256(AX), Z4, Z4
+	VADDPD 320(AX), Z5, Z5
+	VADDPD 384(AX), Z6, Z6
+	VADDPD 448(AX), Z7, Z7
+	VADDPD 512(AX), Z8, Z8
+	VADDPD 576(AX), Z9, Z9
+	VADDPD 640(AX), Z10, Z10
+	VADDPD 704(AX), Z11, Z11
+	VADDPD 768(AX), Z12, Z12
+	VADDPD 832(AX), Z13, Z13
+
+noadd:
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	VMOVUPD Z6, 384(AX)
+	VMOVUPD Z7, 448(AX)
+	VMOVUPD Z8, 512(AX)
+	VMOVUPD Z9, 576(AX)
+	VMOVUPD Z10, 640(AX)
+	VMOVUPD Z11, 704(AX)
+	VMOVUPD Z12, 768(AX)
+	VMOVUPD Z13, 832(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x0000007f, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VMOVUPD    256(AX), Z2
+	VMOVUPD    384(AX), Z3
+	VMOVUPD    512(AX), Z4
+	VMOVUPD    640(AX), Z5
+	VMOVUPD    768(AX), Z6
+	VUNPCKLPD  Z1, Z0, Z7
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z8
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z0, Z6, Z5
+	VUNPCKHPD  Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z8, Z7, Z6
+	VSHUFF64X2 $0xdd, Z8, Z7, Z7
+	VSHUFF64X2 $0x88, Z5, Z3, Z8
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z8, Z6, Z5
+	VSHUFF64X2 $0xdd, Z8, Z6, Z8
+	VSHUFF64X2 $0x88, Z3, Z7, Z6
+	VSHUFF64X2 $0xdd, Z3, Z7, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z7
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z4, Z2
+	VSHUFF64X2 $0xdd, Z0, Z4, Z0
+	VSHUFF64X2 $0x88, Z2, Z7, Z4
+	VSHUFF64X2 $0xdd, Z2, Z7, Z7
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VMOVUPD    320(AX), Z2
+	VMOVUPD    448(AX), Z3
+	VMOVUPD    576(AX), Z4
+	VMOVUPD    704(AX), Z5
+	VMOVUPD    832(AX), Z6
+	VUNPCKLPD  Z1, Z0, Z7
+	VUNPCKHPD  Z1, Z0, Z1
+	VUNPCKLPD  Z3, Z2, Z8
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z0, Z6, Z5
+	VUNPCKHPD  Z0, Z6, Z0
+	VSHUFF64X2 $0x88, Z8, Z7, Z6
+	VSHUFF64X2 $0xdd, Z8, Z7, Z7
+	VSHUFF64X2 $0x88, Z5, Z3, Z8
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z8, Z6, Z5
+	VSHUFF64X2 $0xdd, Z8, Z6, Z8
+	VSHUFF64X2 $0x88, Z3, Z7, Z6
+	VSHUFF64X2 $0xdd, Z3, Z7, Z3
+	VSHUFF64X2 $0x88, Z2, Z1, Z7
+	VSHUFF64X2 $0xdd, Z2, Z1, Z1
+	VSHUFF64X2 $0x88, Z0, Z4, Z2
+	VSHUFF64X2 $0xdd, Z0, Z4, Z0
+	VSHUFF64X2 $0x88, Z2, Z7, Z4
+	VSHUFF64X2 $0xdd, Z2, Z7, Z7
+	VSHUFF64X2 $0x88, Z0, Z1, Z2
+	VSHUFF64X2 $0xdd, Z0, Z1, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z4, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZF64_8(a *float64, lda int, b *float64, ldb int, ct *float64, c *float64, ldc int, kc int, mode int, rows int, pf *float64, pfs int, pk *float64)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZF64_8(SB), NOSPLIT, $0-104
+	MOVQ    a+0(FP), AX
+	MOVQ    lda+8(FP), CX
+	SHLQ    $0x03, CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	SHLQ    $0x03, BX
+	MOVQ    kc+56(FP), SI
+	MOVQ    rows+72(FP), DI
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	LEAQ    (CX)(CX*8), R8
+	LEAQ    (BX)(BX*8), R9
+	MOVQ    pf+80(FP), R10
+	MOVQ    pfs+88(FP), R11
+	SHLQ    $0x03, R11
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	VPXORD  Z8, Z8, Z8
+	VPXORD  Z9, Z9, Z9
+	VPXORD  Z10, Z10, Z10
+	VPXORD  Z11, Z11, Z11
+	VPXORD  Z12, Z12, Z12
+	VPXORD  Z13, Z13, Z13
+	VPXORD  Z14, Z14, Z14
+	VPXORD  Z15, Z15, Z15
+	MOVQ    pk+96(FP), R12
+	TESTQ   R12, R12
+	JNZ     loopk
+
+loop:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z16
+	VMOVUPD.Z    64(AX), K2, Z17
+	VBROADCASTSD (DX), Z18
+	VFMADD231PD  Z18, Z16, Z0
+	VFMADD231PD  Z18, Z17, Z1
+	VBROADCASTSD 8(DX), Z18
+	VFMADD231PD  Z18, Z16, Z2
+	VFMADD231PD  Z18, Z17, Z3
+	VBROADCASTSD 16(DX), Z18
+	VFMADD231PD  Z18, Z16, Z4
+	VFMADD231PD  Z18, Z17, Z5
+	VBROADCASTSD 24(DX), Z18
+	VFMADD231PD  Z18, Z16, Z6
+	VFMADD231PD  Z18, Z17, Z7
+	VBROADCASTSD 32(DX), Z18
+	VFMADD231PD  Z18, Z16, Z8
+	VFMADD231PD  Z18, Z17, Z9
+	VBROADCASTSD 40(DX), Z18
+	VFMADD231PD  Z18, Z16, Z10
+	VFMADD231PD  Z18, Z17, Z11
+	VBROADCASTSD 48(DX), Z18
+	VFMADD231PD  Z18, Z16, Z12
+	VFMADD231PD  Z18, Z17, Z13
+	VBROADCASTSD 56(DX), Z18
+	VFMADD231PD  Z18, Z16, Z14
+	VFMADD231PD  Z18, Z17, Z15
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loop
+
+loopk:
+	TESTQ        SI, SI
+	JZ           done
+	PREFETCHT0   (AX)(R8*1)
+	PREFETCHT0   64(AX)(R8*1)
+	PREFETCHT0   (DX)(R9*1)
+	PREFETCHT1   (R10)
+	ADDQ         R11, R10
+	VMOVUPD.Z    (AX), K1, Z16
+	VMOVUPD.Z    64(AX), K2, Z17
+	VMOVUPD      Z16, (R12)
+	VMOVUPD      Z17, 64(R12)
+	ADDQ         $0x80, R12
+	VBROADCASTSD (DX), Z18
+	VFMADD231PD  Z18, Z16, Z0
+	VFMADD231PD  Z18, Z17, Z1
+	VBROADCASTSD 8(DX), Z18
+	VFMADD231PD  Z18, Z16, Z2
+	VFMADD231PD  Z18, Z17, Z3
+	VBROADCASTSD 16(DX), Z18
+	VFMADD231PD  Z18, Z16, Z4
+	VFMADD231PD  Z18, Z17, Z5
+	VBROADCASTSD 24(DX), Z18
+	VFMADD231PD  Z18, Z16, Z6
+	VFMADD231PD  Z18, Z17, Z7
+	VBROADCASTSD 32(DX), Z18
+	VFMADD231PD  Z18, Z16, Z8
+	VFMADD231PD  Z18, Z17, Z9
+	VBROADCASTSD 40(DX), Z18
+	VFMADD231PD  Z18, Z16, Z10
+	VFMADD231PD  Z18, Z17, Z11
+	VBROADCASTSD 48(DX), Z18
+	VFMADD231PD  Z18, Z16, Z12
+	VFMADD231PD  Z18, Z17, Z13
+	VBROADCASTSD 56(DX), Z18
+	VFMADD231PD  Z18, Z16, Z14
+	VFMADD231PD  Z18, Z17, Z15
+	ADDQ         CX, AX
+	ADDQ         BX, DX
+	DECQ         SI
+	JMP          loopk
+
+done:
+	MOVQ   ct+32(FP), AX
+	MOVQ   mode+64(FP), CX
+	TESTQ  $0x00000001, CX
+	JZ     noadd
+	VADDPD (AX), Z0, Z0
+	VADDPD 64(AX), Z1, Z1
+	VADDPD 128(AX), Z2, Z2
+	VADDPD 192(AX), Z3, Z3
+	VADDPD 256(AX), Z4, Z4
+	VADDPD 320(AX), Z5, Z5
+	VADDPD 384(AX), Z6, Z6
+	VADDPD 448(AX), Z7, Z7
+	VADDPD 512(AX), Z8, Z8
+	VADDPD 576(AX), Z9, Z9
+	VADDPD 640(AX), Z10, Z10
+	VADDPD 704(AX), Z11, Z11
+	VADDPD 768(AX), Z12, Z12
+	VADDPD 832(AX), Z13, Z13
+	VADDPD 896(AX), Z14, Z14
+	VADDPD 960(AX), Z15, Z15
+
+noadd:
+	VMOVUPD Z0, (AX)
+	VMOVUPD Z1, 64(AX)
+	VMOVUPD Z2, 128(AX)
+	VMOVUPD Z3, 192(AX)
+	VMOVUPD Z4, 256(AX)
+	VMOVUPD Z5, 320(AX)
+	VMOVUPD Z6, 384(AX)
+	VMOVUPD Z7, 448(AX)
+	VMOVUPD Z8, 512(AX)
+	VMOVUPD Z9, 576(AX)
+	VMOVUPD Z10, 640(AX)
+	VMOVUPD Z11, 704(AX)
+	VMOVUPD Z12, 768(AX)
+	VMOVUPD Z13, 832(AX)
+	VMOVUPD Z14, 896(AX)
+	VMOVUPD Z15, 960(AX)
+	TESTQ   $0x00000002, CX
+	JNZ     final
+	VZEROUPPER
+	RET
+
+final:
+	MOVQ       c+40(FP), CX
+	MOVQ       ldc+48(FP), DX
+	SHLQ       $0x03, DX
+	MOVQ       $0x000000ff, BX
+	KMOVW      BX, K1
+	VMOVUPD    (AX), Z0
+	VMOVUPD    128(AX), Z1
+	VMOVUPD    256(AX), Z2
+	VMOVUPD    384(AX), Z3
+	VMOVUPD    512(AX), Z4
+	VMOVUPD    640(AX), Z5
+	VMOVUPD    768(AX), Z6
+	VMOVUPD    896(AX), Z7
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z5, Z3, Z8
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z8, Z7, Z5
+	VSHUFF64X2 $0xdd, Z8, Z7, Z8
+	VSHUFF64X2 $0x88, Z3, Z1, Z7
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z3
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z6, Z4, Z2
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z3, Z6
+	VSHUFF64X2 $0xdd, Z2, Z3, Z3
+	VSHUFF64X2 $0x88, Z4, Z0, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x01
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x02
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x03
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x04
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x05
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x06
+	JLE        end
+	VMOVUPD    Z1, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x07
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+	VMOVUPD    64(AX), Z0
+	VMOVUPD    192(AX), Z1
+	VMOVUPD    320(AX), Z2
+	VMOVUPD    448(AX), Z3
+	VMOVUPD    576(AX), Z4
+	VMOVUPD    704(AX), Z5
+	VMOVUPD    832(AX), Z6
+	VMOVUPD    960(AX), Z7
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z5, Z3, Z8
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z8, Z7, Z5
+	VSHUFF64X2 $0xdd, Z8, Z7, Z8
+	VSHUFF64X2 $0x88, Z3, Z1, Z7
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z3
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z6, Z4, Z2
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z3, Z6
+	VSHUFF64X2 $0xdd, Z2, Z3, Z3
+	VSHUFF64X2 $0x88, Z4, Z0, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	CMPQ       DI, $0x08
+	JLE        end
+	VMOVUPD    Z5, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x09
+	JLE        end
+	VMOVUPD    Z6, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0a
+	JLE        end
+	VMOVUPD    Z7, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0b
+	JLE        end
+	VMOVUPD    Z2, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0c
+	JLE        end
+	VMOVUPD    Z8, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0d
+	JLE        end
+	VMOVUPD    Z3, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0e
+	JLE        end
+	VMOVUPD    Z1, K1, (CX)
+	ADDQ       DX, CX
+	CMPQ       DI, $0x0f
+	JLE        end
+	VMOVUPD    Z0, K1, (CX)
+	ADDQ       DX, CX
+
+end:
+	VZEROUPPER
+	RET
+
+// func bcZTF64_1(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_1(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z2
+	VMOVUPD.Z    64(R8), K2, Z3
+	VBROADCASTSD (R9), Z4
+	VFMADD231PD  Z4, Z2, Z0
+	VFMADD231PD  Z4, Z3, Z1
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000001, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000010, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z0, Z0, Z2
+	VUNPCKHPD    Z0, Z0, Z3
+	VUNPCKLPD    Z0, Z0, Z4
+	VUNPCKHPD    Z0, Z0, Z5
+	VMOVDQU64    rowsidx<>+0(SB), Z6
+	VPERMI2PD    Z4, Z2, Z6
+	VMOVDQU64    rowsidx<>+64(SB), Z7
+	VPERMI2PD    Z4, Z2, Z7
+	VMOVDQU64    rowsidx<>+0(SB), Z2
+	VPERMI2PD    Z5, Z3, Z2
+	VMOVDQU64    rowsidx<>+64(SB), Z4
+	VPERMI2PD    Z5, Z3, Z4
+	VUNPCKLPD    Z1, Z1, Z3
+	VUNPCKHPD    Z1, Z1, Z5
+	VUNPCKLPD    Z1, Z1, Z8
+	VUNPCKHPD    Z1, Z1, Z9
+	VMOVDQU64    rowsidx<>+0(SB), Z10
+	VPERMI2PD    Z8, Z3, Z10
+	VMOVDQU64    rowsidx<>+64(SB), Z11
+	VPERMI2PD    Z8, Z3, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z3
+	VPERMI2PD    Z9, Z5, Z3
+	VMOVDQU64    rowsidx<>+64(SB), Z8
+	VPERMI2PD    Z9, Z5, Z8
+	VMOVUPD      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z2, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z6, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z2, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z7, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z4, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z3, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z3, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z11, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_1(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_1(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000001, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y4
+	VMOVUPD.Z        (AX)(CX*1), K1, Y5
+	VMOVUPD.Z        (AX)(CX*2), K1, Y6
+	VMOVUPD.Z        (AX)(DX*1), K1, Y7
+	VFMADD231PD.BCST (AX), Y4, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y5, Y1
+	VFMADD231PD.BCST (AX)(CX*2), Y6, Y2
+	VFMADD231PD.BCST (AX)(DX*1), Y7, Y3
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y4
+	VFMADD231PD.BCST (AX), Y4, Y0
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y1, Y0, Y0
+	VADDPD  Y3, Y2, Y2
+	VADDPD  Y2, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF64_1(dst *float64, ldd int, src *float64, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF64_1(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x03, CX
+	MOVQ src+16(FP), CX
+	MOVQ nb+24(FP), DX
+
+block:
+	TESTQ   DX, DX
+	JZ      done
+	VMOVUPD (CX), Z0
+	MOVQ    AX, BX
+	VMOVUPD Z0, (BX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x40, AX
+	DECQ    DX
+	JMP     block
+
+done:
+	VZEROUPPER
+	RET
+
+// func bcZTF64_2(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_2(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z4
+	VMOVUPD.Z    64(R8), K2, Z5
+	VBROADCASTSD (R9), Z6
+	VFMADD231PD  Z6, Z4, Z0
+	VFMADD231PD  Z6, Z5, Z1
+	VBROADCASTSD 8(R9), Z6
+	VFMADD231PD  Z6, Z4, Z2
+	VFMADD231PD  Z6, Z5, Z3
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000003, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000030, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z2, Z0, Z4
+	VUNPCKHPD    Z2, Z0, Z5
+	VUNPCKLPD    Z0, Z0, Z6
+	VUNPCKHPD    Z0, Z0, Z7
+	VMOVDQU64    rowsidx<>+0(SB), Z8
+	VPERMI2PD    Z6, Z4, Z8
+	VMOVDQU64    rowsidx<>+64(SB), Z9
+	VPERMI2PD    Z6, Z4, Z9
+	VMOVDQU64    rowsidx<>+0(SB), Z4
+	VPERMI2PD    Z7, Z5, Z4
+	VMOVDQU64    rowsidx<>+64(SB), Z6
+	VPERMI2PD    Z7, Z5, Z6
+	VUNPCKLPD    Z3, Z1, Z5
+	VUNPCKHPD    Z3, Z1, Z7
+	VUNPCKLPD    Z1, Z1, Z10
+	VUNPCKHPD    Z1, Z1, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z12
+	VPERMI2PD    Z10, Z5, Z12
+	VMOVDQU64    rowsidx<>+64(SB), Z13
+	VPERMI2PD    Z10, Z5, Z13
+	VMOVDQU64    rowsidx<>+0(SB), Z5
+	VPERMI2PD    Z11, Z7, Z5
+	VMOVDQU64    rowsidx<>+64(SB), Z10
+	VPERMI2PD    Z11, Z7, Z10
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z4, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z4, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z9, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z6, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z5, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z12, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z5, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z13, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z13, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_2(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_2(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000003, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y8
+	VMOVUPD.Z        (AX)(CX*1), K1, Y9
+	VMOVUPD.Z        (AX)(CX*2), K1, Y10
+	VMOVUPD.Z        (AX)(DX*1), K1, Y11
+	VFMADD231PD.BCST (AX), Y8, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y9, Y2
+	VFMADD231PD.BCST (AX)(CX*2), Y10, Y4
+	VFMADD231PD.BCST (AX)(DX*1), Y11, Y6
+	VFMADD231PD.BCST 8(AX), Y8, Y1
+	VFMADD231PD.BCST 8(AX)(CX*1), Y9, Y3
+	VFMADD231PD.BCST 8(AX)(CX*2), Y10, Y5
+	VFMADD231PD.BCST 8(AX)(DX*1), Y11, Y7
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y8
+	VFMADD231PD.BCST (AX), Y8, Y0
+	VFMADD231PD.BCST 8(AX), Y8, Y1
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y2, Y0, Y0
+	VADDPD  Y6, Y4, Y4
+	VADDPD  Y4, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y3, Y1, Y1
+	VADDPD  Y7, Y5, Y5
+	VADDPD  Y5, Y1, Y1
+	VMOVUPD Y1, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF64_2(dst *float64, ldd int, src *float64, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF64_2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x03, CX
+	MOVQ src+16(FP), DX
+	MOVQ nb+24(FP), BX
+
+block:
+	TESTQ     BX, BX
+	JZ        done
+	VMOVUPD   (DX), Z0
+	VMOVUPD   64(DX), Z1
+	MOVQ      AX, SI
+	VMOVDQU64 tkF64_2_0_1<>+0(SB), Z2
+	VPERMI2PD Z1, Z0, Z2
+	VMOVUPD   Z2, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF64_2_1_1<>+0(SB), Z2
+	VPERMI2PD Z1, Z0, Z2
+	VMOVUPD   Z2, (SI)
+	ADDQ      $0x00000080, DX
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JMP       block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA tkF64_2_0_1<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_2_0_1<>+8(SB)/8, $0x0000000000000002
+DATA tkF64_2_0_1<>+16(SB)/8, $0x0000000000000004
+DATA tkF64_2_0_1<>+24(SB)/8, $0x0000000000000006
+DATA tkF64_2_0_1<>+32(SB)/8, $0x0000000000000008
+DATA tkF64_2_0_1<>+40(SB)/8, $0x000000000000000a
+DATA tkF64_2_0_1<>+48(SB)/8, $0x000000000000000c
+DATA tkF64_2_0_1<>+56(SB)/8, $0x000000000000000e
+GLOBL tkF64_2_0_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_2_1_1<>+0(SB)/8, $0x0000000000000001
+DATA tkF64_2_1_1<>+8(SB)/8, $0x0000000000000003
+DATA tkF64_2_1_1<>+16(SB)/8, $0x0000000000000005
+DATA tkF64_2_1_1<>+24(SB)/8, $0x0000000000000007
+DATA tkF64_2_1_1<>+32(SB)/8, $0x0000000000000009
+DATA tkF64_2_1_1<>+40(SB)/8, $0x000000000000000b
+DATA tkF64_2_1_1<>+48(SB)/8, $0x000000000000000d
+DATA tkF64_2_1_1<>+56(SB)/8, $0x000000000000000f
+GLOBL tkF64_2_1_1<>(SB), RODATA|NOPTR, $64
+
+// func bcZTF64_3(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_3(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z6
+	VMOVUPD.Z    64(R8), K2, Z7
+	VBROADCASTSD (R9), Z8
+	VFMADD231PD  Z8, Z6, Z0
+	VFMADD231PD  Z8, Z7, Z1
+	VBROADCASTSD 8(R9), Z8
+	VFMADD231PD  Z8, Z6, Z2
+	VFMADD231PD  Z8, Z7, Z3
+	VBROADCASTSD 16(R9), Z8
+	VFMADD231PD  Z8, Z6, Z4
+	VFMADD231PD  Z8, Z7, Z5
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x00000007, R9
+	KMOVW        R9, K1
+	MOVQ         $0x00000070, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z2, Z0, Z6
+	VUNPCKHPD    Z2, Z0, Z7
+	VUNPCKLPD    Z0, Z4, Z8
+	VUNPCKHPD    Z0, Z4, Z9
+	VMOVDQU64    rowsidx<>+0(SB), Z10
+	VPERMI2PD    Z8, Z6, Z10
+	VMOVDQU64    rowsidx<>+64(SB), Z11
+	VPERMI2PD    Z8, Z6, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z6
+	VPERMI2PD    Z9, Z7, Z6
+	VMOVDQU64    rowsidx<>+64(SB), Z8
+	VPERMI2PD    Z9, Z7, Z8
+	VUNPCKLPD    Z3, Z1, Z7
+	VUNPCKHPD    Z3, Z1, Z9
+	VUNPCKLPD    Z1, Z5, Z12
+	VUNPCKHPD    Z1, Z5, Z13
+	VMOVDQU64    rowsidx<>+0(SB), Z14
+	VPERMI2PD    Z12, Z7, Z14
+	VMOVDQU64    rowsidx<>+64(SB), Z15
+	VPERMI2PD    Z12, Z7, Z15
+	VMOVDQU64    rowsidx<>+0(SB), Z7
+	VPERMI2PD    Z13, Z9, Z7
+	VMOVDQU64    rowsidx<>+64(SB), Z12
+	VPERMI2PD    Z13, Z9, Z12
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z6, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z6, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z11, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z11, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z7, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z14, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z7, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z15, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z15, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z12, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_3(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_3(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x00000007, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y12
+	VMOVUPD.Z        (AX)(CX*1), K1, Y13
+	VMOVUPD.Z        (AX)(CX*2), K1, Y14
+	VMOVUPD.Z        (AX)(DX*1), K1, Y15
+	VFMADD231PD.BCST (AX), Y12, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y13, Y3
+	VFMADD231PD.BCST (AX)(CX*2), Y14, Y6
+	VFMADD231PD.BCST (AX)(DX*1), Y15, Y9
+	VFMADD231PD.BCST 8(AX), Y12, Y1
+	VFMADD231PD.BCST 8(AX)(CX*1), Y13, Y4
+	VFMADD231PD.BCST 8(AX)(CX*2), Y14, Y7
+	VFMADD231PD.BCST 8(AX)(DX*1), Y15, Y10
+	VFMADD231PD.BCST 16(AX), Y12, Y2
+	VFMADD231PD.BCST 16(AX)(CX*1), Y13, Y5
+	VFMADD231PD.BCST 16(AX)(CX*2), Y14, Y8
+	VFMADD231PD.BCST 16(AX)(DX*1), Y15, Y11
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y12
+	VFMADD231PD.BCST (AX), Y12, Y0
+	VFMADD231PD.BCST 8(AX), Y12, Y1
+	VFMADD231PD.BCST 16(AX), Y12, Y2
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y3, Y0, Y0
+	VADDPD  Y9, Y6, Y6
+	VADDPD  Y6, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y4, Y1, Y1
+	VADDPD  Y10, Y7, Y7
+	VADDPD  Y7, Y1, Y1
+	VMOVUPD Y1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y5, Y2, Y2
+	VADDPD  Y11, Y8, Y8
+	VADDPD  Y8, Y2, Y2
+	VMOVUPD Y2, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF64_3(dst *float64, ldd int, src *float64, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF64_3(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x03, CX
+	MOVQ src+16(FP), DX
+	MOVQ nb+24(FP), BX
+
+block:
+	TESTQ     BX, BX
+	JZ        done
+	VMOVUPD   (DX), Z0
+	VMOVUPD   64(DX), Z1
+	VMOVUPD   128(DX), Z2
+	MOVQ      AX, SI
+	VMOVDQU64 tkF64_3_0_1<>+0(SB), Z3
+	VPERMI2PD Z1, Z0, Z3
+	VMOVDQU64 tkF64_3_0_2<>+0(SB), Z4
+	VPERMT2PD Z2, Z4, Z3
+	VMOVUPD   Z3, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF64_3_1_1<>+0(SB), Z3
+	VPERMI2PD Z1, Z0, Z3
+	VMOVDQU64 tkF64_3_1_2<>+0(SB), Z4
+	VPERMT2PD Z2, Z4, Z3
+	VMOVUPD   Z3, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF64_3_2_1<>+0(SB), Z3
+	VPERMI2PD Z1, Z0, Z3
+	VMOVDQU64 tkF64_3_2_2<>+0(SB), Z4
+	VPERMT2PD Z2, Z4, Z3
+	VMOVUPD   Z3, (SI)
+	ADDQ      $0x000000c0, DX
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JMP       block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA tkF64_3_0_1<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_3_0_1<>+8(SB)/8, $0x0000000000000003
+DATA tkF64_3_0_1<>+16(SB)/8, $0x0000000000000006
+DATA tkF64_3_0_1<>+24(SB)/8, $0x0000000000000009
+DATA tkF64_3_0_1<>+32(SB)/8, $0x000000000000000c
+DATA tkF64_3_0_1<>+40(SB)/8, $0x000000000000000f
+DATA tkF64_3_0_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_3_0_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_3_0_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_3_0_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_3_0_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_3_0_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_3_0_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_3_0_2<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_3_0_2<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_3_0_2<>+48(SB)/8, $0x000000000000000a
+DATA tkF64_3_0_2<>+56(SB)/8, $0x000000000000000d
+GLOBL tkF64_3_0_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_3_1_1<>+0(SB)/8, $0x0000000000000001
+DATA tkF64_3_1_1<>+8(SB)/8, $0x0000000000000004
+DATA tkF64_3_1_1<>+16(SB)/8, $0x0000000000000007
+DATA tkF64_3_1_1<>+24(SB)/8, $0x000000000000000a
+DATA tkF64_3_1_1<>+32(SB)/8, $0x000000000000000d
+DATA tkF64_3_1_1<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_3_1_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_3_1_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_3_1_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_3_1_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_3_1_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_3_1_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_3_1_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_3_1_2<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_3_1_2<>+40(SB)/8, $0x0000000000000008
+DATA tkF64_3_1_2<>+48(SB)/8, $0x000000000000000b
+DATA tkF64_3_1_2<>+56(SB)/8, $0x000000000000000e
+GLOBL tkF64_3_1_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_3_2_1<>+0(SB)/8, $0x0000000000000002
+DATA tkF64_3_2_1<>+8(SB)/8, $0x0000000000000005
+DATA tkF64_3_2_1<>+16(SB)/8, $0x0000000000000008
+DATA tkF64_3_2_1<>+24(SB)/8, $0x000000000000000b
+DATA tkF64_3_2_1<>+32(SB)/8, $0x000000000000000e
+DATA tkF64_3_2_1<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_3_2_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_3_2_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_3_2_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_3_2_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_3_2_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_3_2_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_3_2_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_3_2_2<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_3_2_2<>+40(SB)/8, $0x0000000000000009
+DATA tkF64_3_2_2<>+48(SB)/8, $0x000000000000000c
+DATA tkF64_3_2_2<>+56(SB)/8, $0x000000000000000f
+GLOBL tkF64_3_2_2<>(SB), RODATA|NOPTR, $64
+
+// func bcZTF64_4(a *float64, lda int, b *float64, ldb int, c *float64, ldc int, p int, r int)
+// Requires: AVX, AVX512F, BMI2, CMOV, MMX+
+TEXT ·bcZTF64_4(SB), NOSPLIT, $0-64
+	MOVQ lda+8(FP), AX
+	SHLQ $0x03, AX
+	MOVQ ldb+24(FP), CX
+	SHLQ $0x03, CX
+	MOVQ ldc+40(FP), DX
+	SHLQ $0x03, DX
+	MOVQ a+0(FP), BX
+	MOVQ c+32(FP), SI
+	MOVQ r+56(FP), DI
+
+tile:
+	MOVQ    $0x00000008, R8
+	CMPQ    DI, R8
+	CMOVQLT DI, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K1
+	MOVQ    DI, R8
+	SUBQ    $0x08, R8
+	XORQ    R9, R9
+	CMPQ    R8, R9
+	CMOVQLT R9, R8
+	MOVQ    $0x00000008, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVQ    $0x00000001, R9
+	SHLXQ   R8, R9, R9
+	DECQ    R9
+	KMOVW   R9, K2
+	VPXORD  Z0, Z0, Z0
+	VPXORD  Z1, Z1, Z1
+	VPXORD  Z2, Z2, Z2
+	VPXORD  Z3, Z3, Z3
+	VPXORD  Z4, Z4, Z4
+	VPXORD  Z5, Z5, Z5
+	VPXORD  Z6, Z6, Z6
+	VPXORD  Z7, Z7, Z7
+	MOVQ    BX, R8
+	MOVQ    b+16(FP), R9
+	MOVQ    p+48(FP), R10
+
+step:
+	PREFETCHT0   128(R8)
+	PREFETCHT0   192(R8)
+	VMOVUPD.Z    (R8), K1, Z8
+	VMOVUPD.Z    64(R8), K2, Z9
+	VBROADCASTSD (R9), Z10
+	VFMADD231PD  Z10, Z8, Z0
+	VFMADD231PD  Z10, Z9, Z1
+	VBROADCASTSD 8(R9), Z10
+	VFMADD231PD  Z10, Z8, Z2
+	VFMADD231PD  Z10, Z9, Z3
+	VBROADCASTSD 16(R9), Z10
+	VFMADD231PD  Z10, Z8, Z4
+	VFMADD231PD  Z10, Z9, Z5
+	VBROADCASTSD 24(R9), Z10
+	VFMADD231PD  Z10, Z8, Z6
+	VFMADD231PD  Z10, Z9, Z7
+	ADDQ         AX, R8
+	ADDQ         CX, R9
+	DECQ         R10
+	JNZ          step
+	MOVQ         SI, R8
+	MOVQ         $0x0000000f, R9
+	KMOVW        R9, K1
+	MOVQ         $0x000000f0, R9
+	KMOVW        R9, K2
+	VUNPCKLPD    Z2, Z0, Z8
+	VUNPCKHPD    Z2, Z0, Z9
+	VUNPCKLPD    Z6, Z4, Z10
+	VUNPCKHPD    Z6, Z4, Z11
+	VMOVDQU64    rowsidx<>+0(SB), Z12
+	VPERMI2PD    Z10, Z8, Z12
+	VMOVDQU64    rowsidx<>+64(SB), Z13
+	VPERMI2PD    Z10, Z8, Z13
+	VMOVDQU64    rowsidx<>+0(SB), Z8
+	VPERMI2PD    Z11, Z9, Z8
+	VMOVDQU64    rowsidx<>+64(SB), Z10
+	VPERMI2PD    Z11, Z9, Z10
+	VUNPCKLPD    Z3, Z1, Z9
+	VUNPCKHPD    Z3, Z1, Z11
+	VUNPCKLPD    Z7, Z5, Z14
+	VUNPCKHPD    Z7, Z5, Z15
+	VMOVDQU64    rowsidx<>+0(SB), Z16
+	VPERMI2PD    Z14, Z9, Z16
+	VMOVDQU64    rowsidx<>+64(SB), Z17
+	VPERMI2PD    Z14, Z9, Z17
+	VMOVDQU64    rowsidx<>+0(SB), Z9
+	VPERMI2PD    Z15, Z11, Z9
+	VMOVDQU64    rowsidx<>+64(SB), Z14
+	VPERMI2PD    Z15, Z11, Z14
+	VMOVUPD      Z12, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x01
+	JLE          next
+	VMOVUPD      Z8, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x02
+	JLE          next
+	VMOVUPD      Z12, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x03
+	JLE          next
+	VMOVUPD      Z8, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x04
+	JLE          next
+	VMOVUPD      Z13, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x05
+	JLE          next
+	VMOVUPD      Z10, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x06
+	JLE          next
+	VMOVUPD      Z13, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x07
+	JLE          next
+	VMOVUPD      Z10, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x08
+	JLE          next
+	VMOVUPD      Z16, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x09
+	JLE          next
+	VMOVUPD      Z9, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0a
+	JLE          next
+	VMOVUPD      Z16, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0b
+	JLE          next
+	VMOVUPD      Z9, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0c
+	JLE          next
+	VMOVUPD      Z17, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0d
+	JLE          next
+	VMOVUPD      Z14, K1, (R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0e
+	JLE          next
+	VMOVUPD      Z17, K2, -32(R8)
+	ADDQ         DX, R8
+	CMPQ         DI, $0x0f
+	JLE          next
+	VMOVUPD      Z14, K2, -32(R8)
+	ADDQ         DX, R8
+
+next:
+	ADDQ $0x80, BX
+	MOVQ DX, R8
+	SHLQ $0x04, R8
+	ADDQ R8, SI
+	SUBQ $0x10, DI
+	JG   tile
+	VZEROUPPER
+	RET
+
+// func gramZTF64_4(a *float64, lda int, c *float64, ldc int, p int)
+// Requires: AVX, AVX512F, AVX512VL
+TEXT ·gramZTF64_4(SB), NOSPLIT, $0-40
+	MOVQ   a+0(FP), AX
+	MOVQ   lda+8(FP), CX
+	SHLQ   $0x03, CX
+	LEAQ   (CX)(CX*2), DX
+	MOVQ   p+32(FP), BX
+	MOVQ   $0x0000000f, SI
+	KMOVW  SI, K1
+	VPXORD Y0, Y0, Y0
+	VPXORD Y1, Y1, Y1
+	VPXORD Y2, Y2, Y2
+	VPXORD Y3, Y3, Y3
+	VPXORD Y4, Y4, Y4
+	VPXORD Y5, Y5, Y5
+	VPXORD Y6, Y6, Y6
+	VPXORD Y7, Y7, Y7
+	VPXORD Y8, Y8, Y8
+	VPXORD Y9, Y9, Y9
+	VPXORD Y10, Y10, Y10
+	VPXORD Y11, Y11, Y11
+	VPXORD Y12, Y12, Y12
+	VPXORD Y13, Y13, Y13
+	VPXORD Y14, Y14, Y14
+	VPXORD Y15, Y15, Y15
+
+loop4:
+	CMPQ             BX, $0x04
+	JL               one
+	VMOVUPD.Z        (AX), K1, Y16
+	VMOVUPD.Z        (AX)(CX*1), K1, Y17
+	VMOVUPD.Z        (AX)(CX*2), K1, Y18
+	VMOVUPD.Z        (AX)(DX*1), K1, Y19
+	VFMADD231PD.BCST (AX), Y16, Y0
+	VFMADD231PD.BCST (AX)(CX*1), Y17, Y4
+	VFMADD231PD.BCST (AX)(CX*2), Y18, Y8
+	VFMADD231PD.BCST (AX)(DX*1), Y19, Y12
+	VFMADD231PD.BCST 8(AX), Y16, Y1
+	VFMADD231PD.BCST 8(AX)(CX*1), Y17, Y5
+	VFMADD231PD.BCST 8(AX)(CX*2), Y18, Y9
+	VFMADD231PD.BCST 8(AX)(DX*1), Y19, Y13
+	VFMADD231PD.BCST 16(AX), Y16, Y2
+	VFMADD231PD.BCST 16(AX)(CX*1), Y17, Y6
+	VFMADD231PD.BCST 16(AX)(CX*2), Y18, Y10
+	VFMADD231PD.BCST 16(AX)(DX*1), Y19, Y14
+	VFMADD231PD.BCST 24(AX), Y16, Y3
+	VFMADD231PD.BCST 24(AX)(CX*1), Y17, Y7
+	VFMADD231PD.BCST 24(AX)(CX*2), Y18, Y11
+	VFMADD231PD.BCST 24(AX)(DX*1), Y19, Y15
+	LEAQ             (AX)(CX*4), AX
+	SUBQ             $0x04, BX
+	JMP              loop4
+
+one:
+	TESTQ            BX, BX
+	JZ               sum
+	VMOVUPD.Z        (AX), K1, Y16
+	VFMADD231PD.BCST (AX), Y16, Y0
+	VFMADD231PD.BCST 8(AX), Y16, Y1
+	VFMADD231PD.BCST 16(AX), Y16, Y2
+	VFMADD231PD.BCST 24(AX), Y16, Y3
+	ADDQ             CX, AX
+	DECQ             BX
+	JMP              one
+
+sum:
+	MOVQ    c+16(FP), AX
+	MOVQ    ldc+24(FP), CX
+	SHLQ    $0x03, CX
+	VADDPD  Y4, Y0, Y0
+	VADDPD  Y12, Y8, Y8
+	VADDPD  Y8, Y0, Y0
+	VMOVUPD Y0, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y5, Y1, Y1
+	VADDPD  Y13, Y9, Y9
+	VADDPD  Y9, Y1, Y1
+	VMOVUPD Y1, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y6, Y2, Y2
+	VADDPD  Y14, Y10, Y10
+	VADDPD  Y10, Y2, Y2
+	VMOVUPD Y2, K1, (AX)
+	ADDQ    CX, AX
+	VADDPD  Y7, Y3, Y3
+	VADDPD  Y15, Y11, Y11
+	VADDPD  Y11, Y3, Y3
+	VMOVUPD Y3, K1, (AX)
+	VZEROUPPER
+	RET
+
+// func transKF64_4(dst *float64, ldd int, src *float64, nb int)
+// Requires: AVX, AVX512F
+TEXT ·transKF64_4(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x03, CX
+	MOVQ src+16(FP), DX
+	MOVQ nb+24(FP), BX
+
+block:
+	TESTQ     BX, BX
+	JZ        done
+	VMOVUPD   (DX), Z0
+	VMOVUPD   64(DX), Z1
+	VMOVUPD   128(DX), Z2
+	VMOVUPD   192(DX), Z3
+	MOVQ      AX, SI
+	VMOVDQU64 tkF64_4_0_1<>+0(SB), Z4
+	VPERMI2PD Z1, Z0, Z4
+	VMOVDQU64 tkF64_4_0_2<>+0(SB), Z5
+	VPERMT2PD Z2, Z5, Z4
+	VMOVDQU64 tkF64_4_0_3<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z4
+	VMOVUPD   Z4, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF64_4_1_1<>+0(SB), Z4
+	VPERMI2PD Z1, Z0, Z4
+	VMOVDQU64 tkF64_4_1_2<>+0(SB), Z5
+	VPERMT2PD Z2, Z5, Z4
+	VMOVDQU64 tkF64_4_1_3<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z4
+	VMOVUPD   Z4, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF64_4_2_1<>+0(SB), Z4
+	VPERMI2PD Z1, Z0, Z4
+	VMOVDQU64 tkF64_4_2_2<>+0(SB), Z5
+	VPERMT2PD Z2, Z5, Z4
+	VMOVDQU64 tkF64_4_2_3<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z4
+	VMOVUPD   Z4, (SI)
+	ADDQ      CX, SI
+	VMOVDQU64 tkF64_4_3_1<>+0(SB), Z4
+	VPERMI2PD Z1, Z0, Z4
+	VMOVDQU64 tkF64_4_3_2<>+0(SB), Z5
+	VPERMT2PD Z2, Z5, Z4
+	VMOVDQU64 tkF64_4_3_3<>+0(SB), Z5
+	VPERMT2PD Z3, Z5, Z4
+	VMOVUPD   Z4, (SI)
+	ADDQ      $0x00000100, DX
+	ADDQ      $0x40, AX
+	DECQ      BX
+	JMP       block
+
+done:
+	VZEROUPPER
+	RET
+
+DATA tkF64_4_0_1<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_0_1<>+8(SB)/8, $0x0000000000000004
+DATA tkF64_4_0_1<>+16(SB)/8, $0x0000000000000008
+DATA tkF64_4_0_1<>+24(SB)/8, $0x000000000000000c
+DATA tkF64_4_0_1<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_0_1<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_0_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_0_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_0_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_0_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_0_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_0_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_0_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_0_2<>+32(SB)/8, $0x0000000000000008
+DATA tkF64_4_0_2<>+40(SB)/8, $0x000000000000000c
+DATA tkF64_4_0_2<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_0_2<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_0_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_0_3<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_0_3<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_0_3<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_0_3<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_0_3<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_0_3<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_0_3<>+48(SB)/8, $0x0000000000000008
+DATA tkF64_4_0_3<>+56(SB)/8, $0x000000000000000c
+GLOBL tkF64_4_0_3<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_1_1<>+0(SB)/8, $0x0000000000000001
+DATA tkF64_4_1_1<>+8(SB)/8, $0x0000000000000005
+DATA tkF64_4_1_1<>+16(SB)/8, $0x0000000000000009
+DATA tkF64_4_1_1<>+24(SB)/8, $0x000000000000000d
+DATA tkF64_4_1_1<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_1_1<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_1_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_1_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_1_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_1_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_1_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_1_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_1_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_1_2<>+32(SB)/8, $0x0000000000000009
+DATA tkF64_4_1_2<>+40(SB)/8, $0x000000000000000d
+DATA tkF64_4_1_2<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_1_2<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_1_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_1_3<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_1_3<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_1_3<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_1_3<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_1_3<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_1_3<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_1_3<>+48(SB)/8, $0x0000000000000009
+DATA tkF64_4_1_3<>+56(SB)/8, $0x000000000000000d
+GLOBL tkF64_4_1_3<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_2_1<>+0(SB)/8, $0x0000000000000002
+DATA tkF64_4_2_1<>+8(SB)/8, $0x0000000000000006
+DATA tkF64_4_2_1<>+16(SB)/8, $0x000000000000000a
+DATA tkF64_4_2_1<>+24(SB)/8, $0x000000000000000e
+DATA tkF64_4_2_1<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_2_1<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_2_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_2_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_2_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_2_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_2_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_2_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_2_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_2_2<>+32(SB)/8, $0x000000000000000a
+DATA tkF64_4_2_2<>+40(SB)/8, $0x000000000000000e
+DATA tkF64_4_2_2<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_2_2<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_2_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_2_3<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_2_3<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_2_3<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_2_3<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_2_3<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_2_3<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_2_3<>+48(SB)/8, $0x000000000000000a
+DATA tkF64_4_2_3<>+56(SB)/8, $0x000000000000000e
+GLOBL tkF64_4_2_3<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_3_1<>+0(SB)/8, $0x0000000000000003
+DATA tkF64_4_3_1<>+8(SB)/8, $0x0000000000000007
+DATA tkF64_4_3_1<>+16(SB)/8, $0x000000000000000b
+DATA tkF64_4_3_1<>+24(SB)/8, $0x000000000000000f
+DATA tkF64_4_3_1<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_3_1<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_3_1<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_3_1<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_3_1<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_3_2<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_3_2<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_3_2<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_3_2<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_3_2<>+32(SB)/8, $0x000000000000000b
+DATA tkF64_4_3_2<>+40(SB)/8, $0x000000000000000f
+DATA tkF64_4_3_2<>+48(SB)/8, $0x0000000000000006
+DATA tkF64_4_3_2<>+56(SB)/8, $0x0000000000000007
+GLOBL tkF64_4_3_2<>(SB), RODATA|NOPTR, $64
+
+DATA tkF64_4_3_3<>+0(SB)/8, $0x0000000000000000
+DATA tkF64_4_3_3<>+8(SB)/8, $0x0000000000000001
+DATA tkF64_4_3_3<>+16(SB)/8, $0x0000000000000002
+DATA tkF64_4_3_3<>+24(SB)/8, $0x0000000000000003
+DATA tkF64_4_3_3<>+32(SB)/8, $0x0000000000000004
+DATA tkF64_4_3_3<>+40(SB)/8, $0x0000000000000005
+DATA tkF64_4_3_3<>+48(SB)/8, $0x000000000000000b
+DATA tkF64_4_3_3<>+56(SB)/8, $0x000000000000000f
+GLOBL tkF64_4_3_3<>(SB), RODATA|NOPTR, $64
+
+// func gatherZF64(dst *float64, ldd int, src *float64, lds int, n int, k int)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·gatherZF64(SB), NOSPLIT, $0-48
+	MOVQ         dst+0(FP), AX
+	MOVQ         ldd+8(FP), CX
+	SHLQ         $0x03, CX
+	MOVQ         src+16(FP), DX
+	MOVQ         lds+24(FP), BX
+	MOVQ         n+32(FP), SI
+	MOVQ         k+40(FP), DI
+	VMOVDQU32    iota16<>+0(SB), Z0
+	VPBROADCASTD BX, Z1
+	VPMULLD      Z1, Z0, Z0
+	SHLQ         $0x03, BX
+	SHLQ         $0x03, BX
+	KXNORW       K2, K2, K2
+
+block:
+	CMPQ SI, $0x08
+	JL   tail
+	MOVQ DX, R8
+	MOVQ AX, R9
+	MOVQ DI, R10
+
+col:
+	TESTQ      R10, R10
+	JZ         next
+	KMOVW      K2, K1
+	VGATHERDPD (R8)(Y0*8), K1, Z2
+	VMOVUPD    Z2, (R9)
+	ADDQ       $0x08, R8
+	ADDQ       CX, R9
+	DECQ       R10
+	JMP        col
+
+next:
+	ADDQ BX, DX
+	ADDQ $0x40, AX
+	SUBQ $0x08, SI
+	JMP  block
+
+tail:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  $0x00000001, BX
+	SHLXQ SI, BX, BX
+	DECQ  BX
+	KMOVW BX, K2
+	MOVQ  DX, R8
+	MOVQ  AX, R9
+	MOVQ  DI, R10
+
+tcol:
+	TESTQ      R10, R10
+	JZ         done
+	KMOVW      K2, K1
+	VPXORD     Z2, Z2, Z2
+	VGATHERDPD (R8)(Y0*8), K1, Z2
+	VMOVUPD    Z2, K2, (R9)
+	ADDQ       $0x08, R8
+	ADDQ       CX, R9
+	DECQ       R10
+	JMP        tcol
+
+done:
+	VZEROUPPER
+	RET
+
+// func transZF64(dst *float64, ldd int, src *float64, lds int, nb int, k int)
+// Requires: AVX, AVX512F, BMI2, CMOV
+TEXT ·transZF64(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), AX
+	MOVQ ldd+8(FP), CX
+	SHLQ $0x03, CX
+	MOVQ src+16(FP), DX
+	MOVQ lds+24(FP), BX
+	SHLQ $0x03, BX
+	MOVQ nb+32(FP), SI
+	MOVQ k+40(FP), DI
+
+block:
+	TESTQ SI, SI
+	JZ    done
+	MOVQ  DX, R8
+	MOVQ  AX, R9
+	MOVQ  DI, R10
+
+cols:
+	TESTQ      R10, R10
+	JLE        next
+	MOVQ       $0x00000008, R12
+	CMPQ       R10, R12
+	CMOVQLT    R10, R12
+	MOVQ       $0x00000001, R11
+	SHLXQ      R12, R11, R11
+	DECQ       R11
+	KMOVW      R11, K1
+	MOVQ       R8, R11
+	VMOVUPD.Z  (R11), K1, Z0
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z1
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z2
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z3
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z4
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z5
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z6
+	ADDQ       BX, R11
+	VMOVUPD.Z  (R11), K1, Z7
+	VUNPCKLPD  Z1, Z0, Z8
+	VUNPCKHPD  Z1, Z0, Z0
+	VUNPCKLPD  Z3, Z2, Z1
+	VUNPCKHPD  Z3, Z2, Z2
+	VUNPCKLPD  Z5, Z4, Z3
+	VUNPCKHPD  Z5, Z4, Z4
+	VUNPCKLPD  Z7, Z6, Z5
+	VUNPCKHPD  Z7, Z6, Z6
+	VSHUFF64X2 $0x88, Z1, Z8, Z7
+	VSHUFF64X2 $0xdd, Z1, Z8, Z1
+	VSHUFF64X2 $0x88, Z5, Z3, Z8
+	VSHUFF64X2 $0xdd, Z5, Z3, Z3
+	VSHUFF64X2 $0x88, Z8, Z7, Z5
+	VSHUFF64X2 $0xdd, Z8, Z7, Z8
+	VSHUFF64X2 $0x88, Z3, Z1, Z7
+	VSHUFF64X2 $0xdd, Z3, Z1, Z1
+	VSHUFF64X2 $0x88, Z2, Z0, Z3
+	VSHUFF64X2 $0xdd, Z2, Z0, Z0
+	VSHUFF64X2 $0x88, Z6, Z4, Z2
+	VSHUFF64X2 $0xdd, Z6, Z4, Z4
+	VSHUFF64X2 $0x88, Z2, Z3, Z6
+	VSHUFF64X2 $0xdd, Z2, Z3, Z3
+	VSHUFF64X2 $0x88, Z4, Z0, Z2
+	VSHUFF64X2 $0xdd, Z4, Z0, Z0
+	MOVQ       R9, R11
+	VMOVUPD    Z5, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x01
+	JLE        stored
+	VMOVUPD    Z6, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x02
+	JLE        stored
+	VMOVUPD    Z7, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x03
+	JLE        stored
+	VMOVUPD    Z2, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x04
+	JLE        stored
+	VMOVUPD    Z8, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x05
+	JLE        stored
+	VMOVUPD    Z3, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x06
+	JLE        stored
+	VMOVUPD    Z1, (R11)
+	ADDQ       CX, R11
+	CMPQ       R12, $0x07
+	JLE        stored
+	VMOVUPD    Z0, (R11)
+	ADDQ       CX, R11
+
+stored:
+	ADDQ $0x40, R8
+	MOVQ CX, R11
+	SHLQ $0x03, R11
+	ADDQ R11, R9
+	SUBQ $0x08, R10
+	JMP  cols
+
+next:
+	MOVQ BX, R11
+	SHLQ $0x03, R11
+	ADDQ R11, DX
+	ADDQ $0x40, AX
+	DECQ SI
+	JMP  block
+
+done:
+	VZEROUPPER
+	RET

@@ -67,8 +67,12 @@ const (
 	bcTiles = 16
 )
 
-// mulSIMD computes m with the AVX2+FMA kernels.
+// mulSIMD computes m with the AVX-512 kernels where they apply, else with
+// the AVX2+FMA kernels.
 func mulSIMD[T Float](m mat[T]) bool {
+	if mulZ(m) {
+		return true
+	}
 	kn := kernels[T]()
 	if m.transA || !dotFits(m) {
 		mulBC(m, kn)

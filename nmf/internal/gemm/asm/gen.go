@@ -1,4 +1,5 @@
-// Command asm generates the AVX2+FMA micro-kernels of package gemm with avo.
+// Command asm generates the AVX2+FMA micro-kernels of package gemm with avo,
+// and the AVX-512 ones (gen512.go).
 //
 // It lives in its own module so that avo is not a dependency of gonmf. Run it
 // through `go generate ./nmf/internal/gemm/` (see gemm.go), which writes
@@ -94,6 +95,7 @@ func main() {
 		packT(t)
 		packN(t)
 	}
+	gen512()
 	Generate()
 }
 
