@@ -743,7 +743,7 @@ def main() -> None:
     # Threads.
     if not args.no_threads:
         ensure_data(out, "D", args.quick)
-        fits = QUICK["D"][2] if args.quick else WORKLOADS["D"][4]
+        fits = workload_shape("D", args.quick)[3]
         tt = threads_demo(data_path(out, "D", "float64", args.quick), fits, repeats)
         report += ["## Python threads (GIL released during a fit)", "", tt, ""]
         print("\n" + tt + "\n", flush=True)

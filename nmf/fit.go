@@ -124,7 +124,7 @@ func Fit[T Float](x Dense[T], w, h Dense[T], p Params, ctl Control) (Result, err
 		}
 		wk = make([]T, n*k)
 		if p.Solver == "mu" {
-			muTransformStart(x, wk, k)
+			muTransformStart(xk.sum/(float64(n)*float64(m)), wk, k) // mean(x), from checkX's pass
 		}
 		ht = make([]T, m*k)
 		h.each(func(i, j int, v T) bool { ht[j*k+i] = v; return true })
@@ -354,24 +354,6 @@ func (vk valueKinds) finiteErr(what, dtype string) error {
 	return nil
 }
 
-// checkFinite rejects NaN and ±Inf with check_array's messages.
-func checkFinite[T Float](a Dense[T], what string) error {
-	return scanValues(a).finiteErr(what, dtypeName[T]())
-}
-
-// hasNegative reports whether a has an entry that is not >= 0 (NaN counts).
-func hasNegative[T Float](a Dense[T]) bool {
-	return !a.eachRow(func(row []T) bool {
-		for _, v := range row {
-			if !(v >= 0) {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// checkOut validates the view and shape of an output matrix.
 func checkOut[T Float](a Dense[T], name string, rows, cols int) error {
 	if !a.checkView() {
 		return valueErrorf("nmf: invalid view of %s: %d x %d, stride %d, %d elements", name, a.Rows, a.Cols, a.Stride, len(a.Data))
@@ -385,20 +367,16 @@ func checkOut[T Float](a Dense[T], name string, rows, cols int) error {
 // checkInit validates a user-given W or H as scikit-learn's _check_init:
 // finite, non-negative, not all zero (shapes were checked by checkOut).
 func checkInit[T Float](a Dense[T], whom string) error {
-	if err := checkFinite(a, "Input"); err != nil {
+	// One pass: once a is known finite and non-negative, its float64 sum is
+	// zero exactly when every entry is.
+	vk := scanValues(a)
+	if err := vk.finiteErr("Input", dtypeName[T]()); err != nil {
 		return err
 	}
-	if hasNegative(a) {
+	if vk.neg {
 		return valueErrorf("Negative values in data passed to %s.", whom)
 	}
-	if a.eachRow(func(row []T) bool {
-		for _, v := range row {
-			if v != 0 {
-				return false
-			}
-		}
-		return true
-	}) {
+	if vk.sum == 0 {
 		return valueErrorf("Array passed to %s is full of zeros.", whom)
 	}
 	return nil

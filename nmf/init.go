@@ -243,16 +243,6 @@ func fromF64[T Float](s []float64) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(&s[0])), len(s))
 }
 
-// abs is -v where v < 0, else v: so -0 and NaN keep their sign bit, bit for
-// bit what the cd sweep kernels store as |projected gradient| (the value
-// scikit-learn's fabs gives, up to the sign of zero).
-func abs[T Float](v T) T {
-	if v < 0 {
-		return -v
-	}
-	return v
-}
-
 // absBits is |v| by clearing the sign bit in T's own width: branch-free, for
 // the random init, where a branch on the sign of random data mispredicts half
 // the time (measured: 5 ns per entry).

@@ -22,9 +22,10 @@ func muGamma(beta float64) float64 {
 
 // muTransformStart fills w (n x k) with sqrt(mean(X)/k), the starting W of
 // scikit-learn's transform (update_H=False) with solver 'mu' (a
-// multiplicative update cannot move a zero). The mean has X's dtype.
-func muTransformStart[T Float](x Dense[T], w []T, k int) {
-	avg := T(math.Sqrt(float64(T(mean(x)) / T(k))))
+// multiplicative update cannot move a zero), given mean64 = mean(X). The
+// mean has X's dtype.
+func muTransformStart[T Float](mean64 float64, w []T, k int) {
+	avg := T(math.Sqrt(float64(T(mean64) / T(k))))
 	for i := range w {
 		w[i] = avg
 	}

@@ -131,11 +131,11 @@ func TestScanValues(t *testing.T) {
 	}
 	// Both NaN and Inf: NaN wins, as in check_array.
 	x := rowMajor(1, 2, []float64{inf, nan})
-	if err := checkFinite(x, "Input X"); err == nil || err.Error() != "Input X contains NaN." {
-		t.Errorf("checkFinite(inf, nan) = %v", err)
+	if err := scanValues(x).finiteErr("Input X", "float64"); err == nil || err.Error() != "Input X contains NaN." {
+		t.Errorf("finiteErr(inf, nan) = %v", err)
 	}
 	x32 := rowMajor(1, 2, []float32{1, float32(inf)})
-	if err := checkFinite(x32, "Input"); err == nil || err.Error() != "Input contains infinity or a value too large for dtype('float32')." {
-		t.Errorf("checkFinite(float32 inf) = %v", err)
+	if err := scanValues(x32).finiteErr("Input", "float32"); err == nil || err.Error() != "Input contains infinity or a value too large for dtype('float32')." {
+		t.Errorf("finiteErr(float32 inf) = %v", err)
 	}
 }

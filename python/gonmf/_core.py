@@ -420,8 +420,8 @@ def run_fit(
             _lib.release_schema(schema)
         del keepalive
 
-    info_text = texts["info"] if "info" in texts else _lib.take_string(lib, info_ptr)
-    error_text = texts["error"] if "error" in texts else _lib.take_string(lib, err_ptr)
+    # call() took both strings before returning a status (an exception in it propagates).
+    info_text, error_text = texts["info"], texts["error"]
     if status != _lib.GONMF_OK:
         for schema, array in [out_w, *([out_h] if out_h else [])]:
             _lib.release_array(array)

@@ -107,24 +107,11 @@ _CONSTRAINTS: dict[str, list[_Constraint]] = {
 }
 
 
-# (name, type, value) of parameters found valid, for values of these immutable types, whose
-# validity depends on nothing else: repeated fits skip the constraint tests (bounded, as
-# random_state seeds vary).
-_KNOWN_VALID: set[tuple[str, type, Any]] = set()
-_CACHEABLE = frozenset({int, float, str, bool, type(None)})
-_KNOWN_VALID_MAX = 4096
-
-
 def validate_nmf_params(params: dict[str, Any], caller: str = "NMF") -> None:
     """Raise InvalidParameterError (a ValueError and TypeError) for an invalid parameter."""
     for name, value in params.items():
-        key = (name, type(value), value) if type(value) in _CACHEABLE else None
-        if key is not None and key in _KNOWN_VALID:
-            continue
         constraints = _CONSTRAINTS.get(name)
         if constraints is None or any(c.test(value) for c in constraints):
-            if key is not None and len(_KNOWN_VALID) < _KNOWN_VALID_MAX:
-                _KNOWN_VALID.add(key)
             continue
         texts = [c.text for c in constraints]
         joined = texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} or {texts[-1]}"

@@ -215,10 +215,7 @@ func panelRange(q, np, k int) (j0, nr int) {
 
 // mulDotZ computes m with the dot kernels (pathDotN, pathDotT, pathGram).
 func mulDotZ[T Float](m mat[T], kn *kernZ[T], path int) {
-	size := 4
-	if kn.vl == 8 {
-		size = 8
-	}
+	size := 64 / kn.vl // bytes per element: a ZMM vector is 64 bytes
 	np := panelCount(m.k, zDotNR)
 	nrMax := ceilDiv(m.k, np)
 	kcMax := max(4*kn.vl, zDotL1/((2*zDotMR+nrMax)*size)/kn.vl*kn.vl)
@@ -312,10 +309,7 @@ func (w *dotZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	case pathGram:
 		a, lda = w.bt, w.ld
 	}
-	size := 4
-	if kn.vl == 8 {
-		size = 8
-	}
+	size := 64 / kn.vl // bytes per element: a ZMM vector is 64 bytes
 	mc := max(zDotMR, zDotL2/(w.kc*size)/zDotMR*zDotMR)
 	for ib := i0; ib < i1; ib += mc {
 		ie := min(ib+mc, i1)
@@ -372,10 +366,7 @@ func (w *bcZWorker[T]) work(i0, i1, ch0, ch1 int, c []T, ldc int) {
 	m, kn := &w.m, w.kn
 	k, lda, ldb := m.k, m.lda, m.ldb
 	mr := 2 * kn.vl
-	lineEl := 64 / 4
-	if kn.vl == 8 {
-		lineEl = 64 / 8
-	}
+	lineEl := kn.vl // elements per 64-byte cache line: one ZMM vector
 	tiles := min(zBCTiles, ceilDiv(i1-i0, mr))
 	ctBuf := getBuf[T](tiles * mr * k)
 	ct := *ctBuf

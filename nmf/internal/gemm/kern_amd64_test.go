@@ -6,13 +6,15 @@ import (
 	"testing"
 )
 
-// TestKernelPaths forces each of the two SIMD paths for C = A·B (dot
-// kernels on A in place, bc kernels on A packed transposed) on every size.
+// TestKernelPaths forces each of the two AVX2 paths for C = A·B (dot
+// kernels on A in place, bc kernels on A packed transposed) on every size;
+// the AVX-512 kernels, which would take precedence, are turned off.
 func TestKernelPaths(t *testing.T) {
 	if !haveSIMD {
 		t.Skip("no SIMD kernels on this machine")
 	}
-	defer func(f int) { forceN = f }(forceN)
+	defer func(f int, z bool) { forceN, useZ = f, z }(forceN, useZ)
+	useZ = false
 	defer SetSIMD(SetSIMD(true))
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, f := range []int{1, 2} {
